@@ -1,0 +1,26 @@
+"""Shared fixtures: paths to the repository and to the real KITTI sample in ``../shared/data``."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KITTI_SAMPLE = Path(
+    os.environ.get(
+        "LA_POSE_KITTI_SAMPLE", REPO_ROOT.parent / "shared/data/kitti_odometry_00_f0000-0090"
+    )
+)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def kitti_sample() -> Path:
+    """The real KITTI odometry sample (sequence 00, frames 0-90); skipped if it is absent."""
+    if not (KITTI_SAMPLE / "poses.txt").exists():
+        pytest.skip(f"KITTI sample not found at {KITTI_SAMPLE} (set LA_POSE_KITTI_SAMPLE)")
+    return KITTI_SAMPLE
