@@ -1,0 +1,52 @@
+"""Rotations: unit quaternions ``(x, y, z, w)`` and 3x3 matrices, batched over leading axes.
+
+Conversions go through ``scipy.spatial.transform.Rotation`` (the same component order); this
+module adds arbitrary leading batch axes and the canonical sign ``w >= 0``.
+"""
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+
+def canonical_quaternion(quaternion: np.ndarray) -> np.ndarray:
+    """Normalise ``(..., 4)`` quaternions ``(x, y, z, w)`` to unit length, ``w >= 0``.
+
+    ``q`` and ``-q`` are the same rotation. The canonical one has ``w > 0``; for 180-degree
+    rotations (``|w| < 1e-9``) the first non-zero of ``x, y, z`` is made positive, so that every
+    rotation has exactly one canonical quaternion.
+    """
+    quaternion = np.asarray(quaternion, dtype=np.float64)
+    norm = np.linalg.norm(quaternion, axis=-1, keepdims=True)
+    if np.any(norm < 1e-12):
+        raise ValueError("quaternion of zero length has no rotation")
+    unit = quaternion / norm
+    scalar_first = unit[..., [3, 0, 1, 2]]  # (..., 4) w, x, y, z
+    leading = np.argmax(np.abs(scalar_first) > 1e-9, axis=-1)[..., None]  # (..., 1)
+    sign = np.sign(np.take_along_axis(scalar_first, leading, axis=-1))  # (..., 1)
+    return unit * sign
+
+
+def matrix_from_quaternion(quaternion: np.ndarray) -> np.ndarray:
+    """``(..., 4)`` quaternions ``(x, y, z, w)`` -> ``(..., 3, 3)`` rotation matrices."""
+    quaternion = np.asarray(quaternion, dtype=np.float64)
+    batch_shape = quaternion.shape[:-1]
+    matrices = Rotation.from_quat(quaternion.reshape(-1, 4)).as_matrix()  # (N, 3, 3)
+    return matrices.reshape(*batch_shape, 3, 3)
+
+
+def quaternion_from_matrix(matrix: np.ndarray) -> np.ndarray:
+    """``(..., 3, 3)`` rotation matrices -> canonical ``(..., 4)`` quaternions ``(x, y, z, w)``."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    batch_shape = matrix.shape[:-2]
+    quaternions = Rotation.from_matrix(matrix.reshape(-1, 3, 3)).as_quat()  # (N, 4)
+    return canonical_quaternion(quaternions.reshape(*batch_shape, 4))
+
+
+def rotation_angle(matrix: np.ndarray) -> np.ndarray:
+    """Geodesic angle in radians, in [0, pi], of ``(..., 3, 3)`` rotation matrices.
+
+    ``arccos((trace(R) - 1) / 2)`` with the argument clipped to [-1, 1], as in the metrics.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    cosine = (np.trace(matrix, axis1=-2, axis2=-1) - 1.0) / 2.0
+    return np.arccos(np.clip(cosine, -1.0, 1.0))
