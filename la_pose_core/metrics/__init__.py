@@ -1,0 +1,29 @@
+"""Pose metrics exactly as defined in the project's metric notes (see each module's doc).
+
+- :mod:`.pairwise`: rotation / translation-direction errors over all frame pairs, AUC@k.
+- :mod:`.trajectory`: ATE-M and ATE-S of a clip; :mod:`.alignment`: Umeyama.
+- :mod:`.rpe`: KITTI-style relative pose error.
+- :mod:`.clips`: the per-clip evaluation of a whole trajectory (what ``la-pose metrics`` prints).
+"""
+
+from la_pose_core.metrics.alignment import Alignment, umeyama_alignment
+from la_pose_core.metrics.clips import clip_slices, evaluate_trajectory
+from la_pose_core.metrics.pairwise import PairErrors, auc, pair_errors, translation_angle_deg
+from la_pose_core.metrics.rpe import RelativePoseError, kitti_rpe, segment_lengths_for
+from la_pose_core.metrics.trajectory import ate_metric, ate_scale_normalized
+
+__all__ = [
+    "Alignment",
+    "PairErrors",
+    "RelativePoseError",
+    "ate_metric",
+    "ate_scale_normalized",
+    "auc",
+    "clip_slices",
+    "evaluate_trajectory",
+    "kitti_rpe",
+    "pair_errors",
+    "segment_lengths_for",
+    "translation_angle_deg",
+    "umeyama_alignment",
+]
