@@ -1,0 +1,177 @@
+"""``la-pose model-info`` and ``la-pose bench inference``: model sizes, streaming speed (JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from la_pose_core.cli.common import fail, print_json
+from la_pose_core.inference.estimator import (
+    PRECISIONS,
+    PoseEstimator,
+    autocast_context,
+    estimate_clip,
+    resolve_device,
+)
+from la_pose_core.model.config import PRESETS, LAPoseConfig, get_config
+from la_pose_core.model.forward_dynamics import ForwardDynamics
+from la_pose_core.model.inverse_dynamics import InverseDynamics
+from la_pose_core.model.pose_head import PoseHead
+from la_pose_core.model.tokenizer import Tokenizer
+
+PARTS: dict[str, Callable[[LAPoseConfig], nn.Module]] = {
+    "tokenizer": Tokenizer,
+    "inverse_dynamics": InverseDynamics,
+    "forward_dynamics": ForwardDynamics,
+    "pose_head": PoseHead,
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``model-info`` and ``bench inference`` to the ``la-pose`` subcommands."""
+    info = subparsers.add_parser(
+        "model-info",
+        help="parameter counts and token sizes of a model config (JSON)",
+        description="Sizes of the named config's networks, counted without allocating weights.",
+    )
+    info.add_argument("--config", default="paper", choices=sorted(PRESETS), help="preset")
+    info.set_defaults(run=run_model_info)
+
+    bench = subparsers.add_parser("bench", help="benchmarks (JSON)")
+    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    inference = benches.add_parser(
+        "inference",
+        help="streaming per-frame time vs full-window recomputation",
+        description="Random weights and images. Streams frames through the PoseEstimator with "
+        "a full window, and times clip mode over the same window (what a new frame would cost "
+        "without caching).",
+    )
+    inference.add_argument("--config", default="tiny", choices=sorted(PRESETS), help="preset")
+    inference.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    inference.add_argument(
+        "--frames", type=int, default=None, help="window length (default: the config's clip_len)"
+    )
+    inference.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    inference.add_argument("--repeats", type=int, default=20, help="timed frames / passes")
+    inference.set_defaults(run=run_bench_inference)
+
+
+def count_parameters(config: LAPoseConfig) -> dict[str, int]:
+    """Parameters per network, built on the meta device (no memory, no initialisation time)."""
+    with torch.device("meta"):
+        counts = {
+            name: sum(p.numel() for p in build(config).parameters())
+            for name, build in PARTS.items()
+        }
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def run_model_info(args: argparse.Namespace) -> int:
+    config = get_config(args.config)
+    rows, cols = config.patch_grid
+    code_rows, code_cols = config.code_grid
+    print_json(
+        {
+            "config": config.name,
+            "image_size": {"height": config.image_height, "width": config.image_width},
+            "clip_len": config.clip_len,
+            "patch_size": config.inverse_dynamics.patch_size,
+            "patch_grid": [rows, cols],
+            "tokens_per_frame": {
+                "inverse_dynamics": rows * cols + 1,  # patches + the action query
+                "tokenizer_codes": code_rows * code_cols,
+            },
+            "code_grid": [code_rows, code_cols],
+            "codebook_size": config.tokenizer.codebook_size,
+            "latent_action_dim": config.inverse_dynamics.dim,
+            "bottleneck_dim": config.inverse_dynamics.bottleneck_dim,
+            "parameters": count_parameters(config),
+        }
+    )
+    return 0
+
+
+def _timed(function: Callable[[], object], device: torch.device) -> float:
+    """Wall time of one call in milliseconds (CUDA work included)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    function()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1e3
+
+
+def run_bench_inference(args: argparse.Namespace) -> int:
+    config = get_config(args.config)
+    if args.frames is not None:
+        config = dataclasses.replace(config, clip_len=args.frames)
+    if args.repeats < 1:
+        fail(f"--repeats must be at least 1, got {args.repeats}")
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            fail("--device cuda: no CUDA device available")
+        torch.cuda.reset_peak_memory_stats(device)
+    torch.manual_seed(0)
+    estimator = PoseEstimator(
+        InverseDynamics(config), PoseHead(config), config, device, args.precision
+    )
+    window = config.clip_len
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (window, config.image_height, config.image_width, 3), np.uint8)
+    interval = 1.0 / config.streaming.target_fps
+
+    frames = torch.stack([estimator.preprocess(image) for image in images])[None]
+    dt = torch.full((1, window - 1), interval, device=device)
+
+    def full_pass() -> None:  # what a new frame costs without caching: clip mode on the window
+        with autocast_context(device, args.precision):
+            estimate_clip(estimator.inverse_dynamics, estimator.pose_head, frames, dt)
+
+    for index in range(window):  # fill the window
+        estimator.step(images[index], index * interval)
+    # Alternate streamed frames (each against a full window) and full passes, so that both see
+    # the same machine load; the first two of each are warm-up.
+    stream_ms, full_ms = [], []
+    for index in range(window, window + 2 + args.repeats):
+        image, stamp = images[index % window], index * interval
+        stream_ms.append(_timed(lambda i=image, s=stamp: estimator.step(i, s), device))
+        full_ms.append(_timed(full_pass, device))
+    stream_ms, full_ms = stream_ms[2:], full_ms[2:]
+
+    if device.type == "cuda":
+        peak_mb, peak_kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
+    else:
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        peak_mb = rss_kb / (2**20 if sys.platform == "darwin" else 2**10)
+        peak_kind = "process_max_rss"
+    streaming, full = statistics.median(stream_ms), statistics.median(full_ms)
+    print_json(
+        {
+            "config": config.name,
+            "device": str(device),
+            "precision": args.precision,
+            "window_frames": window,
+            "timed_repeats": args.repeats,
+            "streaming_ms_per_frame": streaming,  # medians
+            "full_window_ms": full,
+            "speedup": full / streaming,
+            "streaming_ms_per_frame_min": min(stream_ms),
+            "full_window_ms_min": min(full_ms),
+            "peak_memory_mb": peak_mb,
+            "peak_memory_kind": peak_kind,
+            "torch_threads": torch.get_num_threads(),
+        }
+    )
+    return 0

@@ -1,0 +1,247 @@
+"""Online camera odometry: one image at a time in, relative and accumulated pose out.
+
+:meth:`PoseEstimator.step` does, per incoming image:
+
+1. frame selection by stamp (:mod:`.frame_selector`): frames come in at camera rate, the model
+   sees about ``streaming.target_fps``; skipped frames return None. A stamp going backwards or a
+   gap over ``streaming.max_gap_s`` clears the state, and the frame starts a new track;
+2. preprocessing (:mod:`.preprocess`): centre crop to the model aspect, resize, [0, 1] floats;
+3. the inverse dynamics model on that one frame, against the cached temporal keys/values of the
+   previous frames of the window (at most ``clip_len`` frames;
+   :class:`~la_pose_core.model.inverse_dynamics.InverseDynamicsStream`): the cost of one frame,
+   not of the window, and the latent action of the pair (previous frame, this frame);
+4. the pose head over the window's latent actions (at most ``clip_len - 1``), keeping the newest
+   pair's output;
+5. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
+   camera of the track (camera optical frame: x right, y down, z forward).
+
+Streaming vs clip mode (:func:`estimate_clip`, a whole clip in one pass): the latent actions are
+identical while the window is not full (causal attention, rotary relative time). Two things
+differ by design: (a) once frames leave the window, cached states keep the context they were
+computed with, while clip mode would recompute them from the window alone; (b) the pose head is
+non-causal, so in clip mode a pair's pose also uses *later* pairs, whereas streaming reports
+each pair when it is the newest (the clip's last pair is the same in both).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from la_pose_core.geometry import pose_from_translation_quaternion
+from la_pose_core.inference.frame_selector import FrameSelector, Selection
+from la_pose_core.inference.preprocess import preprocess_image
+from la_pose_core.model.checkpoint import load_checkpoint
+from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
+from la_pose_core.model.pose_head import PoseHead
+
+WARMING_UP = "warming_up"  # the window holds fewer than clip_len frames
+TRACKING = "tracking"  # the window is full
+RESET = "reset"  # this frame restarted tracking (stamp went backwards, or too long a gap)
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Estimate after one used frame. Pair fields are None on the first frame of a track.
+
+    Attributes:
+        stamp: this frame's stamp (s).
+        previous_stamp: stamp of the previous used frame of the track (s), or None.
+        state: ``"warming_up"``, ``"tracking"`` or ``"reset"`` (see module constants).
+        world_from_cam: ``(4, 4)`` pose of this camera in the track's world (= its first camera).
+        translation_normalised: ``(3,)`` scale-normalised ``t~`` of ``cam_prev_from_cam_this``.
+        translation: ``(3,)`` metric translation ``t~ * max(scale, 1)`` (m): this camera's
+            position in the previous camera's optical frame.
+        quaternion: ``(4,)`` ``(x, y, z, w)`` rotation of ``cam_prev_from_cam_this``, ``w >= 0``.
+        fov: vertical field of view of the model input (rad).
+        scale: the window's metric scale ``s`` (m).
+        latent: ``(bottleneck_dim,)`` bottleneck code of the pair's latent action.
+    """
+
+    stamp: float
+    previous_stamp: float | None
+    state: str
+    world_from_cam: np.ndarray
+    translation_normalised: np.ndarray | None = None
+    translation: np.ndarray | None = None
+    quaternion: np.ndarray | None = None
+    fov: float | None = None
+    scale: float | None = None
+    latent: np.ndarray | None = None
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"``: CUDA when available, else CPU; anything else as ``torch.device`` reads it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def autocast_context(
+    device: torch.device, precision: str
+) -> contextlib.AbstractContextManager[None]:
+    """bf16 autocast on CUDA for ``precision="bf16"``; a null context otherwise (CPU is fp32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def estimate_clip(
+    inverse_dynamics: InverseDynamics, pose_head: PoseHead, frames: Tensor, dt: Tensor | None
+) -> dict[str, Tensor]:
+    """Clip mode: every pair of ``frames`` ``(B, T, 3, H, W)`` in one pass.
+
+    ``dt`` ``(B, T - 1)`` seconds between frames (None: nominal). Returns the union of the
+    :class:`InverseDynamics` and :class:`PoseHead` output dicts (shapes documented there).
+    """
+    actions = inverse_dynamics(frames, dt)
+    return {**actions, **pose_head(actions["latent_actions"])}
+
+
+class PoseEstimator:
+    """Stateful streaming estimator (see module docstring).
+
+    Args:
+        inverse_dynamics, pose_head: trained modules (moved to ``device``, set to eval mode).
+        config: the config they were built from.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``).
+        precision: ``"fp32"``, or ``"bf16"`` (autocast on CUDA only; CPU stays fp32).
+    """
+
+    def __init__(
+        self,
+        inverse_dynamics: InverseDynamics,
+        pose_head: PoseHead,
+        config: LAPoseConfig,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+    ) -> None:
+        self.config = config
+        self.device = resolve_device(device)
+        self.precision = precision
+        autocast_context(self.device, precision)  # validates precision
+        self.inverse_dynamics = inverse_dynamics.to(self.device).eval()
+        self.pose_head = pose_head.to(self.device).eval()
+        self.selector = FrameSelector(
+            config.streaming.target_fps,
+            config.streaming.rate_tolerance,
+            config.streaming.max_gap_s,
+        )
+        self.stream = InverseDynamicsStream(self.inverse_dynamics, config.clip_len)
+        self.window_actions: deque[Tensor] = deque(maxlen=config.clip_len - 1)
+        self.world_from_cam = np.eye(4)
+        self.previous_stamp: float | None = None
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str, device: str | torch.device = "auto", precision: str = "fp32"
+    ) -> PoseEstimator:
+        """Build from a checkpoint holding a ``posttrainer``, or ``inverse_dynamics`` and
+        ``pose_head`` parts (:mod:`la_pose_core.model.checkpoint`)."""
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        modules = checkpoint.modules
+        if "posttrainer" in modules:
+            backbone = modules["posttrainer"].inverse_dynamics
+            head = modules["posttrainer"].pose_head
+        elif "inverse_dynamics" in modules and "pose_head" in modules:
+            backbone, head = modules["inverse_dynamics"], modules["pose_head"]
+        else:
+            raise ValueError(f"{path} holds no pose estimator (parts: {sorted(modules)})")
+        return cls(backbone, head, checkpoint.config, device=device, precision=precision)
+
+    def reset(self) -> None:
+        """Forget the track: the next frame starts a new one at the identity pose."""
+        self.selector.reset()
+        self._clear_track()
+
+    def _clear_track(self) -> None:
+        self.stream.reset()
+        self.window_actions.clear()
+        self.world_from_cam = np.eye(4)
+        self.previous_stamp = None
+
+    def preprocess(self, image: np.ndarray) -> Tensor:
+        """uint8 image -> ``(3, H, W)`` model input on the device."""
+        return preprocess_image(
+            image, self.config.image_height, self.config.image_width, self.device
+        )
+
+    def step(self, image: np.ndarray, stamp: float) -> StepResult | None:
+        """Process one camera image.
+
+        Args:
+            image: uint8 ``(H, W)`` greyscale or ``(H, W, 3)`` RGB, any size.
+            stamp: capture time in seconds.
+        Returns:
+            None if the frame is not used (too soon after the last used one, or a duplicate);
+            otherwise the :class:`StepResult` of this frame.
+        """
+        selection = self.selector.select(stamp)
+        if not selection.kept:
+            return None
+        if selection.restarts:
+            self._clear_track()
+        frame = self.preprocess(image)[None]  # (1, 3, H, W)
+        previous = self.previous_stamp
+        dt = None if previous is None else torch.tensor([stamp - previous], device=self.device)
+        with torch.inference_mode(), autocast_context(self.device, self.precision):
+            pair = self.stream.push(frame, dt)  # None on the first frame of a track
+            if pair is not None:
+                self.window_actions.append(pair["latent_actions"])  # (1, d)
+                window = torch.stack(tuple(self.window_actions), dim=1)  # (1, P, d)
+                pose = self.pose_head(window)  # values (1, P, ...) and (1,)
+        self.previous_stamp = stamp
+        if selection in (Selection.RESET_BACKWARDS, Selection.RESET_GAP):
+            state = RESET
+        elif self.stream.frames_seen >= self.config.clip_len:
+            state = TRACKING
+        else:
+            state = WARMING_UP
+        if pair is None:  # first frame of a track: no motion yet
+            return StepResult(stamp, None, state, self.world_from_cam.copy())
+
+        def newest(name: str) -> np.ndarray:
+            return pose[name][0, -1].double().cpu().numpy()  # the newest pair, float64
+
+        translation, quaternion = newest("translation"), newest("quaternion")
+        self.world_from_cam = self.world_from_cam @ pose_from_translation_quaternion(
+            translation, quaternion
+        )
+        return StepResult(
+            stamp=stamp,
+            previous_stamp=previous,
+            state=state,
+            world_from_cam=self.world_from_cam.copy(),
+            translation_normalised=newest("translation_normalised"),
+            translation=translation,
+            quaternion=quaternion,
+            fov=float(newest("fov")),
+            scale=float(pose["scale"][0].double()),
+            latent=pair["bottleneck_codes"][0].double().cpu().numpy(),
+        )
+
+    def run_clip(self, images: Sequence[np.ndarray], stamps: Sequence[float]) -> dict:
+        """Clip mode on raw images, every image used (no frame selection, no state change).
+
+        Returns :func:`estimate_clip`'s dict for batch 1 as float64 numpy arrays (batch axis
+        removed): e.g. ``latent_actions`` ``(T-1, d)``, ``translation`` ``(T-1, 3)``,
+        ``scale`` ``()``.
+        """
+        frames = torch.stack([self.preprocess(image) for image in images])[None]
+        stamps_array = torch.tensor(np.asarray(stamps, dtype=np.float64), device=self.device)
+        dt = torch.diff(stamps_array).float()[None]  # (1, T-1)
+        with autocast_context(self.device, self.precision):
+            outputs = estimate_clip(self.inverse_dynamics, self.pose_head, frames, dt)
+        return {name: value[0].double().cpu().numpy() for name, value in outputs.items()}

@@ -1,0 +1,148 @@
+"""Checkpoints that carry their own config, so a model can be rebuilt from the file alone.
+
+File content (``torch.save`` of plain containers only, readable with ``weights_only=True``)::
+
+    {
+        "format": "la_pose_checkpoint",
+        "version": 1,
+        "config": LAPoseConfig.to_dict(),
+        "modules": {part name: state_dict},   # part names: keys of MODULE_BUILDERS
+        "extra": {...},                       # caller's plain data: step, metrics, ...
+    }
+
+Writing is atomic: the file is written next to the target and moved over it with
+``os.replace``, so a crash never leaves a half-written checkpoint under the real name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.forward_dynamics import ForwardDynamics
+from la_pose_core.model.inverse_dynamics import InverseDynamics
+from la_pose_core.model.lapose import LAPosePosttrainer, LAPosePretrainer
+from la_pose_core.model.pose_head import PoseHead
+from la_pose_core.model.tokenizer import Tokenizer
+
+FORMAT = "la_pose_checkpoint"
+VERSION = 1
+
+# Every module a checkpoint may hold, by part name, built from the config alone.
+MODULE_BUILDERS: dict[str, Callable[[LAPoseConfig], nn.Module]] = {
+    "tokenizer": Tokenizer,
+    "inverse_dynamics": InverseDynamics,
+    "forward_dynamics": ForwardDynamics,
+    "pose_head": PoseHead,
+    "pretrainer": LAPosePretrainer,
+    "posttrainer": LAPosePosttrainer,
+}
+
+_PLAIN_TYPES = (str, int, float, bool, type(None), torch.Tensor)
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: its config, rebuilt modules (by part name) and extra data."""
+
+    config: LAPoseConfig
+    modules: dict[str, nn.Module]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def part_name(module: nn.Module) -> str:
+    """The part name under which ``module`` is stored (its class in :data:`MODULE_BUILDERS`)."""
+    for name, builder in MODULE_BUILDERS.items():
+        if type(module) is builder:
+            return name
+    raise TypeError(f"{type(module).__name__} is not a checkpointable LA-Pose module")
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Raise ``TypeError`` unless ``value`` is made of what ``weights_only`` loading accepts."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where}: key {key!r} is not a str or int")
+            _check_plain(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+    elif not isinstance(value, _PLAIN_TYPES):
+        raise TypeError(f"{where}: {type(value).__name__} cannot be stored in a checkpoint")
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model_or_parts: nn.Module | Mapping[str, nn.Module],
+    config: LAPoseConfig,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write modules, their config and ``extra`` to ``path`` atomically.
+
+    Args:
+        model_or_parts: one module of :data:`MODULE_BUILDERS`' classes, or a mapping from part
+            names to such modules (e.g. ``{"inverse_dynamics": idm, "pose_head": head}``).
+        config: the config the modules were built from.
+        extra: plain data (str, numbers, bools, None, tensors, lists, dicts).
+    Returns:
+        The written path.
+    """
+    parts = (
+        {part_name(model_or_parts): model_or_parts}
+        if isinstance(model_or_parts, nn.Module)
+        else dict(model_or_parts)
+    )
+    for name, module in parts.items():
+        if part_name(module) != name:
+            raise TypeError(f"part {name!r} holds a {type(module).__name__}")
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.to_dict(),
+        "modules": {name: module.state_dict() for name, module in parts.items()},
+        "extra": dict(extra or {}),
+    }
+    _check_plain(payload["extra"], "extra")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(payload, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> Checkpoint:
+    """Read a checkpoint (``weights_only=True``) and rebuild its modules from the stored config.
+
+    Modules come back in eval mode on ``map_location``; wrappers keep their usual freezing.
+    """
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if payload.get("format") != FORMAT or payload.get("version") != VERSION:
+        raise ValueError(f"{path} is not an LA-Pose checkpoint of version {VERSION}")
+    config = LAPoseConfig.from_dict(payload["config"])
+    modules = {}
+    for name, state in payload["modules"].items():
+        if name not in MODULE_BUILDERS:
+            raise ValueError(f"{path}: unknown part {name!r}")
+        module = MODULE_BUILDERS[name](config)
+        module.load_state_dict(state)
+        modules[name] = module.to(map_location).eval()
+    return Checkpoint(config=config, modules=modules, extra=payload["extra"])

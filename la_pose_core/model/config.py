@@ -1,0 +1,262 @@
+"""Typed configuration of the LA-Pose model, with the named presets ``paper``, ``small``, ``tiny``.
+
+One :class:`LAPoseConfig` describes every network of the method and travels inside each
+checkpoint (``to_dict`` / ``from_dict`` round-trip through plain ``int``/``float``/``bool``/``str``
+values, so ``torch.load(..., weights_only=True)`` can read it back).
+
+Sections:
+    tokenizer           VQ-VAE whose frozen encoder gives each frame its code indices (the
+                        forward-dynamics target).
+    inverse_dynamics    latent action encoder: frames -> one latent action per adjacent pair.
+    forward_dynamics    predicts the codes of frame t+1 from frames <= t and the latent action.
+    pose_head           latent actions -> relative poses, FoV and the clip's metric scale.
+    streaming           frame selection of the online estimator.
+
+Presets (:func:`get_config`): ``paper`` is the paper's scale (960x448 frames, 16-frame clips,
+16-pixel patches, 1536-D latent actions, 50-D bottleneck). The paper fixes those numbers; depths,
+head counts, tokenizer widths and codebook size are this project's choices. ``small`` is a
+mid-size model for CPU benchmarks; ``tiny`` runs a whole training step on two CPU cores in a
+fraction of a second (tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TokenizerConfig:
+    """Convolutional VQ-VAE. Codes per frame: ``(H / downsample) x (W / downsample)``."""
+
+    downsample: int = 16  # image pixels per code along each axis; a power of two
+    base_channels: int = 64  # channels at full resolution, doubled after each downsampling
+    max_channels: int = 256  # cap of that doubling
+    res_blocks: int = 2  # residual blocks per resolution stage
+    codebook_size: int = 1024
+    code_dim: int = 32  # width of a codebook vector
+    commitment_weight: float = 0.25
+    codebook_decay: float = 0.99  # EMA decay of the codebook update
+
+
+@dataclass
+class InverseDynamicsConfig:
+    """Spatio-temporal ViT that turns frame pairs into latent actions (Genie-style)."""
+
+    patch_size: int = 16
+    dim: int = 1536  # transformer width = size d of a latent action
+    depth: int = 12
+    heads: int = 12
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    bottleneck_dim: int = 50  # size of the bottleneck code between the two MLPs
+    bottleneck_hidden: int = 512  # hidden width of the two 3-layer bottleneck MLPs
+    condition_on_dt: bool = True  # add an embedding of the frame interval to the action query
+
+
+@dataclass
+class ForwardDynamicsConfig:
+    """Causal spatio-temporal decoder over code tokens, then light per-frame refiner blocks."""
+
+    dim: int = 1024
+    depth: int = 8
+    heads: int = 16
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    refiner_depth: int = 4  # the "light" blocks on top of the decoder states
+    refiner_dim: int = 512
+    refiner_heads: int = 8
+
+
+@dataclass
+class PoseHeadConfig:
+    """Non-causal transformer over [scale token, latent actions] and the loss weights."""
+
+    dim: int = 512
+    depth: int = 4
+    heads: int = 8
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    weight_translation: float = 1.0
+    weight_rotation: float = 1.0
+    weight_fov: float = 1.0
+    weight_scale: float = 1.0
+    # Learned uncertainty weighting: each term becomes w * L * exp(-s) + s with a learnable s.
+    learned_uncertainty: bool = False
+
+
+@dataclass
+class StreamingConfig:
+    """Which incoming frames the online estimator uses (training jitters 1-4 fps)."""
+
+    target_fps: float = 2.0  # also the nominal frame interval when no stamps are given
+    rate_tolerance: float = 0.1  # accept a frame once 1 - tolerance of the interval has passed
+    max_gap_s: float = 1.5  # a longer gap between used frames restarts tracking
+
+
+@dataclass
+class LAPoseConfig:
+    """The whole model: input size, clip length and one section per network."""
+
+    name: str = "paper"
+    image_height: int = 448
+    image_width: int = 960
+    clip_len: int = 16  # frames per training clip = frames in the streaming window
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    inverse_dynamics: InverseDynamicsConfig = field(default_factory=InverseDynamicsConfig)
+    forward_dynamics: ForwardDynamicsConfig = field(default_factory=ForwardDynamicsConfig)
+    pose_head: PoseHeadConfig = field(default_factory=PoseHeadConfig)
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def patch_grid(self) -> tuple[int, int]:
+        """``(rows, columns)`` of inverse-dynamics patches per frame."""
+        patch = self.inverse_dynamics.patch_size
+        return self.image_height // patch, self.image_width // patch
+
+    @property
+    def code_grid(self) -> tuple[int, int]:
+        """``(rows, columns)`` of tokenizer codes per frame."""
+        factor = self.tokenizer.downsample
+        return self.image_height // factor, self.image_width // factor
+
+    @property
+    def nominal_dt(self) -> float:
+        """Seconds between used frames at the target rate."""
+        return 1.0 / self.streaming.target_fps
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` if the sizes do not fit together."""
+        problems = []
+        factor = self.tokenizer.downsample
+        if factor < 2 or factor & (factor - 1):
+            problems.append(f"tokenizer.downsample must be a power of two >= 2, got {factor}")
+        for what, step in (
+            ("tokenizer.downsample", factor),
+            ("inverse_dynamics.patch_size", self.inverse_dynamics.patch_size),
+        ):
+            if step < 1 or self.image_height % step or self.image_width % step:
+                problems.append(
+                    f"image {self.image_width}x{self.image_height} is not divisible by "
+                    f"{what}={step}"
+                )
+        for what, dim, heads in (
+            ("inverse_dynamics", self.inverse_dynamics.dim, self.inverse_dynamics.heads),
+            ("forward_dynamics", self.forward_dynamics.dim, self.forward_dynamics.heads),
+            (
+                "forward_dynamics.refiner",
+                self.forward_dynamics.refiner_dim,
+                self.forward_dynamics.refiner_heads,
+            ),
+            ("pose_head", self.pose_head.dim, self.pose_head.heads),
+        ):
+            if heads < 1 or dim % heads or (dim // heads) % 2:
+                problems.append(f"{what}: dim {dim} must split into {heads} heads of even width")
+        if self.clip_len < 2:
+            problems.append(f"clip_len must be at least 2, got {self.clip_len}")
+        if self.streaming.target_fps <= 0 or self.streaming.max_gap_s <= 0:
+            problems.append("streaming.target_fps and streaming.max_gap_s must be positive")
+        if not 0 <= self.streaming.rate_tolerance < 1:
+            problems.append("streaming.rate_tolerance must be in [0, 1)")
+        if problems:
+            raise ValueError("invalid LA-Pose config: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (JSON- and ``weights_only``-safe)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LAPoseConfig:
+        """Inverse of :meth:`to_dict`. Unknown keys raise ``ValueError`` (no silent drops)."""
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` from a nested dict, recursing into dataclass-typed fields."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    values = {}
+    for name, value in data.items():
+        section = _SECTIONS.get(name) if cls is LAPoseConfig else None
+        values[name] = _from_dict(section, value) if section is not None else value
+    return cls(**values)
+
+
+_SECTIONS: dict[str, type] = {
+    "tokenizer": TokenizerConfig,
+    "inverse_dynamics": InverseDynamicsConfig,
+    "forward_dynamics": ForwardDynamicsConfig,
+    "pose_head": PoseHeadConfig,
+    "streaming": StreamingConfig,
+}
+
+
+def paper_config() -> LAPoseConfig:
+    """Paper scale: 960x448 frames, 16-frame clips, patch 16, d = 1536, 50-D bottleneck."""
+    return LAPoseConfig(name="paper")
+
+
+def small_config() -> LAPoseConfig:
+    """Mid-size model for CPU benchmarks: 256x128 frames, 16-frame clips."""
+    return LAPoseConfig(
+        name="small",
+        image_height=128,
+        image_width=256,
+        clip_len=16,
+        tokenizer=TokenizerConfig(
+            downsample=16,
+            base_channels=16,
+            max_channels=64,
+            res_blocks=1,
+            codebook_size=512,
+            code_dim=16,
+        ),
+        inverse_dynamics=InverseDynamicsConfig(
+            patch_size=16, dim=256, depth=4, heads=4, bottleneck_dim=50, bottleneck_hidden=128
+        ),
+        forward_dynamics=ForwardDynamicsConfig(
+            dim=256, depth=4, heads=4, refiner_depth=4, refiner_dim=128, refiner_heads=4
+        ),
+        pose_head=PoseHeadConfig(dim=128, depth=2, heads=4),
+    )
+
+
+def tiny_config() -> LAPoseConfig:
+    """Test-size model: 64x32 frames, 6-frame clips; a training step takes ~0.1 s on 2 CPU cores."""
+    return LAPoseConfig(
+        name="tiny",
+        image_height=32,
+        image_width=64,
+        clip_len=6,
+        tokenizer=TokenizerConfig(
+            downsample=8,
+            base_channels=8,
+            max_channels=16,
+            res_blocks=1,
+            codebook_size=32,
+            code_dim=8,
+        ),
+        inverse_dynamics=InverseDynamicsConfig(
+            patch_size=4, dim=128, depth=3, heads=4, bottleneck_dim=50, bottleneck_hidden=64
+        ),
+        forward_dynamics=ForwardDynamicsConfig(
+            dim=64, depth=2, heads=4, refiner_depth=2, refiner_dim=32, refiner_heads=2
+        ),
+        pose_head=PoseHeadConfig(dim=32, depth=1, heads=2),
+    )
+
+
+PRESETS = {"paper": paper_config, "small": small_config, "tiny": tiny_config}
+
+
+def get_config(name: str) -> LAPoseConfig:
+    """A fresh copy of the named preset (``paper``, ``small`` or ``tiny``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown config {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()

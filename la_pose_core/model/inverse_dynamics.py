@@ -1,0 +1,199 @@
+"""Inverse dynamics model (latent action encoder, Genie-style) and its streaming runner.
+
+Architecture, for frames ``(B, T, 3, H, W)`` in [0, 1]:
+
+1. Patch embedding: each frame is cut into ``P x P`` patches (a strided convolution) giving
+   ``N = (H / P)(W / P)`` tokens of width ``d``, plus a learned spatial position embedding.
+2. Action query: one learnable token is put before the patch tokens of every frame (token slot
+   0), so each frame carries ``S = N + 1`` tokens. The query of frame ``t + 1`` becomes the latent
+   action ``a_t`` of the pair ``(t, t + 1)``; the query of frame 0 has no pair and is discarded.
+   With ``condition_on_dt`` an embedding of ``log(dt)``, the seconds between frames ``t`` and
+   ``t + 1``, is added to that query (training jitters the frame rate over 1-4 fps; frame 0's query
+   gets no such term). Temporal positions are frame indices, so this term is the only way the
+   actual interval reaches the model.
+3. ``depth`` :class:`~la_pose_core.model.layers.SpaceTimeBlock` s: spatial attention within a
+   frame (the query gathers frame ``t + 1``), causal temporal attention per token slot across
+   frames with rotary frame positions (patches of frame ``t + 1`` gather frame ``t`` and before),
+   MLP. Hence ``a_t`` depends on frames ``<= t + 1`` only.
+4. Bottleneck: a 3-layer MLP ``d -> bottleneck_dim`` (50) and a 3-layer MLP back to ``d``. The
+   forward dynamics model sees only the decoded action, which keeps the latent action compact.
+
+Relative (rotary) time and causality let :class:`InverseDynamicsStream` process one frame at a
+time, caching each block's temporal keys/values instead of recomputing the window.
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.layers import KeyValueCache, SpaceTimeBlock, init_transformer_weights
+
+MIN_DT_S = 1e-3  # frame intervals are clamped to this before the log
+
+
+class ActionBottleneck(nn.Module):
+    """Two 3-layer MLPs: ``d -> hidden -> hidden -> k`` (encode) and back (decode)."""
+
+    def __init__(self, dim: int, hidden: int, code_dim: int) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, code_dim),
+        )  # fmt: skip
+        self.decoder = nn.Sequential(
+            nn.Linear(code_dim, hidden), nn.GELU(),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, dim),
+        )  # fmt: skip
+
+    def encode(self, actions: Tensor) -> Tensor:
+        """``(..., d)`` latent actions -> ``(..., k)`` bottleneck codes."""
+        return self.encoder(actions)
+
+    def decode(self, codes: Tensor) -> Tensor:
+        """``(..., k)`` bottleneck codes -> ``(..., d)`` decoded actions."""
+        return self.decoder(codes)
+
+
+class InverseDynamics(nn.Module):
+    """Frames -> one latent action per adjacent frame pair (see module docstring)."""
+
+    def __init__(self, config: LAPoseConfig) -> None:
+        super().__init__()
+        cfg = config.inverse_dynamics
+        self.nominal_dt = config.nominal_dt
+        self.clip_len = config.clip_len
+        rows, cols = config.patch_grid
+        self.patch_embed = nn.Conv2d(3, cfg.dim, cfg.patch_size, stride=cfg.patch_size)
+        self.spatial_pos = nn.Parameter(torch.zeros(rows * cols, cfg.dim))  # (N, d)
+        self.action_query = nn.Parameter(torch.zeros(cfg.dim))  # (d,)
+        self.dt_embed = (
+            nn.Sequential(nn.Linear(1, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
+            if cfg.condition_on_dt
+            else None
+        )
+        self.blocks = nn.ModuleList(
+            SpaceTimeBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth)
+        )
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.bottleneck = ActionBottleneck(cfg.dim, cfg.bottleneck_hidden, cfg.bottleneck_dim)
+        self.apply(init_transformer_weights)
+        nn.init.trunc_normal_(self.spatial_pos, std=0.02)
+        nn.init.trunc_normal_(self.action_query, std=0.02)
+
+    @property
+    def tokens_per_frame(self) -> int:
+        """``S = N + 1``: patch tokens plus the action query."""
+        return self.spatial_pos.shape[0] + 1
+
+    def embed(self, frames: Tensor, dt: Tensor) -> Tensor:
+        """Input tokens of frames: patch embeddings plus the action query.
+
+        Args:
+            frames: ``(B, T, 3, H, W)`` in [0, 1].
+            dt: ``(B, T)`` seconds since each frame's previous frame, NaN where there is none
+                (the first frame of a stream); ignored unless ``condition_on_dt``.
+        Returns:
+            ``(B, T, S, d)`` tokens, action query in slot 0.
+        """
+        batch, steps = frames.shape[:2]
+        pixels = rearrange(frames * 2.0 - 1.0, "b t c h w -> (b t) c h w")  # (B*T, 3, H, W)
+        patches = rearrange(self.patch_embed(pixels), "(b t) d h w -> b t (h w) d", b=batch)
+        patches = patches + self.spatial_pos  # (B, T, N, d)
+        query = self.action_query.expand(batch, steps, -1)  # (B, T, d)
+        if self.dt_embed is not None:
+            known = ~torch.isnan(dt)  # (B, T)
+            log_dt = torch.log(torch.nan_to_num(dt, nan=1.0).clamp_min(MIN_DT_S))  # (B, T)
+            dt_term = self.dt_embed(log_dt[..., None].to(query.dtype))  # (B, T, d)
+            query = query + dt_term * known[..., None]  # (B, T, d)
+        return torch.cat((query[:, :, None], patches), dim=2)  # (B, T, S, d)
+
+    def forward(self, frames: Tensor, dt: Tensor | None = None) -> dict[str, Tensor]:
+        """Latent actions of every adjacent pair of a clip (teacher-forced, one pass).
+
+        Args:
+            frames: ``(B, T, 3, H, W)`` in [0, 1], ``T >= 2``.
+            dt: ``(B, T - 1)`` seconds between frames ``t`` and ``t + 1``; None means the
+                nominal ``1 / streaming.target_fps`` for every pair.
+        Returns a dict:
+            ``latent_actions`` ``(B, T - 1, d)``: ``a_t`` for pairs ``(t, t + 1)``.
+            ``bottleneck_codes`` ``(B, T - 1, k)``: the bottleneck code of each ``a_t``.
+            ``decoded_actions`` ``(B, T - 1, d)``: the bottleneck's reconstruction of ``a_t``
+            (what the forward dynamics model is conditioned on).
+        """
+        batch, steps = frames.shape[:2]
+        if dt is None:
+            dt = frames.new_full((batch, steps - 1), self.nominal_dt)  # (B, T-1)
+        frame_dt = torch.cat((dt.new_full((batch, 1), float("nan")), dt), dim=1)  # (B, T)
+        x = self.embed(frames, frame_dt)  # (B, T, S, d)
+        for block in self.blocks:
+            x = block(x)  # (B, T, S, d)
+        actions = self.norm(x[:, 1:, 0])  # action queries of frames 1..T-1: (B, T-1, d)
+        codes = self.bottleneck.encode(actions)  # (B, T-1, k)
+        return {
+            "latent_actions": actions,
+            "bottleneck_codes": codes,
+            "decoded_actions": self.bottleneck.decode(codes),  # (B, T-1, d)
+        }
+
+
+class InverseDynamicsStream:
+    """Feeds an :class:`InverseDynamics` one frame at a time, caching past frames' keys/values.
+
+    Each new frame costs one frame's worth of compute: its tokens go through every block, with
+    temporal attention over the cached keys/values of at most ``max_frames - 1`` earlier frames
+    (the sliding window; a ring buffer per block). Until a frame leaves the window the latent
+    actions equal those of ``model(frames, dt)`` on the same frames; afterwards the cached
+    states keep the context they were computed with (clip mode would recompute them without the
+    dropped frames).
+    """
+
+    caches: list[KeyValueCache]  # per block, each holding the window's last max_frames frames
+    frames_seen: int  # frames pushed since construction/reset
+
+    def __init__(self, model: InverseDynamics, max_frames: int | None = None) -> None:
+        self.model = model
+        self.max_frames = max_frames if max_frames is not None else model.clip_len
+        if self.max_frames < 2:
+            raise ValueError(f"the window must hold at least 2 frames, got {self.max_frames}")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every cached frame."""
+        self.caches = [KeyValueCache(self.max_frames) for _ in self.model.blocks]
+        self.frames_seen = 0
+
+    @torch.no_grad()
+    def push(self, frame: Tensor, dt: Tensor | None) -> dict[str, Tensor] | None:
+        """Add the newest frame.
+
+        Args:
+            frame: ``(B, 3, H, W)`` in [0, 1].
+            dt: ``(B,)`` seconds since the previous pushed frame (ignored for the first frame);
+                None means the nominal interval.
+        Returns:
+            None for the first frame after construction/reset; otherwise the pair (previous,
+            new) as a dict ``latent_actions`` ``(B, d)``, ``bottleneck_codes`` ``(B, k)`` (the
+            decoded actions only serve pretraining and are not computed).
+        """
+        batch = frame.shape[0]
+        if self.frames_seen == 0:
+            dt = frame.new_full((batch,), float("nan"))  # (B,) no previous frame
+        elif dt is None:
+            dt = frame.new_full((batch,), self.model.nominal_dt)  # (B,)
+        x = self.model.embed(frame[:, None], dt[:, None])  # (B, 1, S, d)
+        position = torch.tensor([self.frames_seen], device=frame.device)  # (1,)
+        for block, cache in zip(self.model.blocks, self.caches, strict=True):
+            x = block.step(x, cache, position)  # (B, 1, S, d)
+        self.frames_seen += 1
+        if self.frames_seen == 1:
+            return None
+        actions = self.model.norm(x[:, 0, 0])  # the new frame's action query: (B, d)
+        return {
+            "latent_actions": actions,
+            "bottleneck_codes": self.model.bottleneck.encode(actions),
+        }

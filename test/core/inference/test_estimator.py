@@ -1,0 +1,121 @@
+"""Streaming PoseEstimator: equals clip mode before the window slides, resets, chaining."""
+
+import numpy as np
+import pytest
+import torch
+
+from la_pose_core.geometry import pose_from_translation_quaternion
+from la_pose_core.inference.estimator import RESET, TRACKING, WARMING_UP, PoseEstimator
+from la_pose_core.model.checkpoint import save_checkpoint
+from la_pose_core.model.config import get_config
+from la_pose_core.model.inverse_dynamics import InverseDynamics
+from la_pose_core.model.lapose import LAPosePosttrainer
+from la_pose_core.model.pose_head import PoseHead
+
+CONFIG = get_config("tiny")
+
+
+@pytest.fixture
+def estimator() -> PoseEstimator:
+    torch.manual_seed(0)
+    return PoseEstimator(InverseDynamics(CONFIG), PoseHead(CONFIG), CONFIG, device="cpu")
+
+
+def images(count: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (50, 120, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def jittered_stamps(count: int, start: float = 100.0) -> list[float]:
+    rng = np.random.default_rng(1)
+    return [start + 0.5 * i + rng.uniform(-0.03, 0.03) for i in range(count)]
+
+
+def test_streaming_equals_clip_mode_until_the_window_is_full(estimator):
+    frames, stamps = images(CONFIG.clip_len), jittered_stamps(CONFIG.clip_len)
+    results = [estimator.step(image, stamp) for image, stamp in zip(frames, stamps, strict=True)]
+    clip = estimator.run_clip(frames, stamps)
+
+    assert [r.state for r in results] == [WARMING_UP] * (CONFIG.clip_len - 1) + [TRACKING]
+    first = results[0]
+    assert first.previous_stamp is None and first.translation is None
+    np.testing.assert_array_equal(first.world_from_cam, np.eye(4))
+    streamed = np.stack([r.latent for r in results[1:]])  # (T-1, 50)
+    np.testing.assert_allclose(streamed, clip["bottleneck_codes"], rtol=0, atol=1e-5)
+    # The pose head is non-causal: only the newest pair of the full clip is comparable.
+    last = results[-1]
+    np.testing.assert_allclose(last.translation, clip["translation"][-1], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(last.quaternion, clip["quaternion"][-1], rtol=0, atol=1e-5)
+    assert last.scale == pytest.approx(float(clip["scale"]), abs=1e-5)
+    assert last.previous_stamp == stamps[-2]
+
+
+def test_accumulated_pose_chains_the_relative_motions(estimator):
+    results = [estimator.step(image, 0.5 * i) for i, image in enumerate(images(8))]
+    world_from_cam = np.eye(4)
+    for result in results[1:]:
+        motion = pose_from_translation_quaternion(result.translation, result.quaternion)
+        world_from_cam = world_from_cam @ motion
+        np.testing.assert_allclose(result.world_from_cam, world_from_cam, atol=1e-12)
+        scale = max(result.scale, 1.0)
+        np.testing.assert_allclose(result.translation, result.translation_normalised * scale)
+        assert result.latent.shape == (50,)
+    assert estimator.stream.frames_seen == 8  # beyond clip_len: the window slid
+    assert all(c.length == CONFIG.clip_len for c in estimator.stream.caches)
+    assert len(estimator.window_actions) == CONFIG.clip_len - 1
+
+
+def test_frames_between_target_stamps_are_skipped(estimator):
+    frames = images(3)
+    assert estimator.step(frames[0], 0.0) is not None
+    assert estimator.step(frames[1], 0.1) is None  # too soon at 2 fps
+    assert estimator.step(frames[1], 0.1) is None  # duplicate
+    result = estimator.step(frames[2], 0.5)
+    assert result.previous_stamp == 0.0 and result.state == WARMING_UP
+
+
+@pytest.mark.parametrize("restart_stamp", [1.0, 20.0], ids=["backwards", "gap"])
+def test_time_going_backwards_or_jumping_restarts_the_track(estimator, restart_stamp):
+    frames = images(8)
+    for i in range(5):
+        estimator.step(frames[i], 10.0 + 0.5 * i)
+    restarted = estimator.step(frames[5], restart_stamp)
+    assert restarted.state == RESET
+    assert restarted.previous_stamp is None and restarted.translation is None
+    np.testing.assert_array_equal(restarted.world_from_cam, np.eye(4))
+    assert estimator.stream.frames_seen == 1 and not estimator.window_actions
+    following = [estimator.step(frames[i], restart_stamp + 0.5 * (i - 5)) for i in (6, 7)]
+    assert [r.state for r in following] == [WARMING_UP, WARMING_UP]
+    # Nothing from before the restart leaks in: streaming equals clip mode on the new track.
+    stamps = [restart_stamp, restart_stamp + 0.5, restart_stamp + 1.0]
+    clip = estimator.run_clip(frames[5:8], stamps)
+    streamed = np.stack([r.latent for r in following])
+    np.testing.assert_allclose(streamed, clip["bottleneck_codes"], rtol=0, atol=1e-5)
+
+
+def test_reset_forgets_the_track(estimator):
+    frames = images(3)
+    estimator.step(frames[0], 0.0)
+    estimator.step(frames[1], 0.5)
+    estimator.reset()
+    result = estimator.step(frames[2], 0.0)  # not a backwards jump any more
+    assert result.state == WARMING_UP and result.previous_stamp is None
+
+
+def test_estimator_loads_from_a_posttrainer_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = LAPosePosttrainer(CONFIG)
+    path = save_checkpoint(tmp_path / "model.pt", model, CONFIG)
+    loaded = PoseEstimator.from_checkpoint(str(path), device="cpu", precision="bf16")
+    direct = PoseEstimator(model.inverse_dynamics, model.pose_head, CONFIG, device="cpu")
+    frames = images(2)
+    for estimator in (loaded, direct):
+        estimator.step(frames[0], 0.0)
+    np.testing.assert_array_equal(  # bf16 is CUDA-only: on CPU it runs in fp32
+        loaded.step(frames[1], 0.5).latent, direct.step(frames[1], 0.5).latent
+    )
+    head_only = save_checkpoint(tmp_path / "head.pt", model.pose_head, CONFIG)
+    with pytest.raises(ValueError, match="holds no pose estimator"):
+        PoseEstimator.from_checkpoint(str(head_only))
+    with pytest.raises(ValueError, match="precision"):
+        PoseEstimator(model.inverse_dynamics, model.pose_head, CONFIG, precision="fp16")

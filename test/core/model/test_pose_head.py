@@ -1,0 +1,117 @@
+"""Pose head outputs, targets from ground-truth poses, and the loss terms."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+from la_pose_core.geometry import make_pose
+from la_pose_core.model.config import get_config
+from la_pose_core.model.losses import PoseLoss, sign_invariant_quaternion_l1
+from la_pose_core.model.pose_head import PoseHead
+from la_pose_core.model.targets import MIN_SCALE_M, PoseTargets
+
+CONFIG = get_config("tiny")
+
+
+def test_head_outputs_unit_canonical_quaternions_and_decoupled_scale():
+    torch.manual_seed(0)
+    head = PoseHead(CONFIG)
+    outputs = head(torch.randn(3, 5, CONFIG.inverse_dynamics.dim) * 5)
+    assert outputs["translation_normalised"].shape == (3, 5, 3)
+    assert outputs["quaternion"].shape == (3, 5, 4)
+    assert outputs["fov"].shape == (3, 5)
+    assert outputs["scale"].shape == outputs["log_scale"].shape == (3,)
+    norms = outputs["quaternion"].norm(dim=-1)
+    torch.testing.assert_close(norms, torch.ones_like(norms))
+    assert (outputs["quaternion"][..., 3] >= 0).all()
+    torch.testing.assert_close(outputs["scale"], outputs["log_scale"].exp())
+    factor = outputs["scale"].clamp_min(1.0)[:, None, None]
+    torch.testing.assert_close(outputs["translation"], outputs["translation_normalised"] * factor)
+
+
+def test_head_accepts_any_number_of_pairs_and_is_non_causal():
+    torch.manual_seed(0)
+    head = PoseHead(CONFIG).eval()
+    actions = torch.randn(1, 4, CONFIG.inverse_dynamics.dim)
+    with torch.no_grad():
+        assert head(actions[:, :1])["translation"].shape == (1, 1, 3)
+        edited = actions.clone()
+        edited[:, 3] += 1.0
+        change = head(edited)["translation_normalised"] - head(actions)["translation_normalised"]
+    assert change[:, 0].abs().max() > 0  # pair 0 sees pair 3 (and the scale token does too)
+
+
+def straight_clip(step_m: float, pairs: int = 3) -> np.ndarray:
+    yaw = Rotation.from_euler("y", 0.1).as_matrix()  # (3, 3) turn about the camera's down axis
+    return np.stack([make_pose(yaw, [0.0, 0.0, step_m])] * pairs)  # (P, 4, 4)
+
+
+def test_targets_normalise_translations_by_the_clip_scale():
+    poses = np.stack([straight_clip(2.0), straight_clip(0.5)])  # (2, 3, 4, 4)
+    targets = PoseTargets.from_relative_poses(poses, fov=np.array([0.8, 0.9]))
+    # scale 2 m > 1 m: divided; scale 0.5 m: kept metric (divided by max(s, 1) = 1)
+    torch.testing.assert_close(targets.translation_normalised[0, :, 2], torch.ones(3))
+    torch.testing.assert_close(targets.translation_normalised[1, :, 2], torch.full((3,), 0.5))
+    torch.testing.assert_close(targets.log_scale, torch.tensor([math.log(2.0), math.log(0.5)]))
+    expected_q = torch.tensor(Rotation.from_euler("y", 0.1).as_quat(), dtype=torch.float32)
+    torch.testing.assert_close(targets.quaternion[0, 1], expected_q)
+    assert targets.fov.shape == (2, 3)
+    torch.testing.assert_close(targets.fov[:, 0], torch.tensor([0.8, 0.9]))
+
+
+def test_standing_still_has_a_finite_log_scale_target():
+    targets = PoseTargets.from_relative_poses(straight_clip(0.0)[None], fov=0.7)
+    assert targets.log_scale.item() == pytest.approx(math.log(MIN_SCALE_M))
+
+
+unit_quaternions = st.lists(st.floats(-1, 1), min_size=4, max_size=4).filter(
+    lambda q: np.linalg.norm(q) > 0.1
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(unit_quaternions, unit_quaternions)
+def test_quaternion_loss_is_the_same_for_q_and_minus_q(q, target):
+    q = torch.nn.functional.normalize(torch.tensor(q), dim=0)
+    target = torch.nn.functional.normalize(torch.tensor(target), dim=0)
+    assert sign_invariant_quaternion_l1(q, target) == sign_invariant_quaternion_l1(-q, target)
+    assert sign_invariant_quaternion_l1(-target, target) == 0
+
+
+def fake_outputs(targets: PoseTargets, offset: float) -> dict:
+    return {
+        "translation_normalised": targets.translation_normalised + offset,
+        "quaternion": -targets.quaternion,  # same rotations, opposite sign
+        "fov": targets.fov + offset,
+        "log_scale": targets.log_scale + offset,
+    }
+
+
+def test_loss_terms_and_fixed_weights():
+    targets = PoseTargets.from_relative_poses(straight_clip(2.0)[None], fov=0.8)
+    pose_head = dataclasses.replace(CONFIG.pose_head, weight_translation=2.0, weight_fov=0.5)
+    losses = PoseLoss(pose_head)(fake_outputs(targets, 0.1), targets)
+    assert losses["loss_translation"].item() == pytest.approx(0.3)  # L1 over 3 components
+    assert losses["loss_rotation"].item() == 0.0
+    assert losses["loss_fov"].item() == pytest.approx(0.1)
+    assert losses["loss_scale"].item() == pytest.approx(0.1)
+    assert losses["loss"].item() == pytest.approx(2.0 * 0.3 + 0.5 * 0.1 + 0.1)
+
+
+def test_learned_uncertainty_weighting_adds_trainable_log_variances():
+    targets = PoseTargets.from_relative_poses(straight_clip(2.0)[None], fov=0.8)
+    loss = PoseLoss(dataclasses.replace(CONFIG.pose_head, learned_uncertainty=True))
+    assert [p.shape for p in loss.parameters()] == [(4,)]
+    with torch.no_grad():
+        loss.log_variances.copy_(torch.tensor([0.0, 1.0, 2.0, -1.0]))
+    total = loss(fake_outputs(targets, 0.1), targets)["loss"]
+    expected = 0.3 + (0.0 * math.exp(-1) + 1) + (0.1 * math.exp(-2) + 2) + (0.1 * math.e - 1)
+    assert total.item() == pytest.approx(expected, rel=1e-5)
+    total.backward()
+    assert loss.log_variances.grad.abs().sum() > 0
