@@ -1,21 +1,40 @@
-"""Entry point of the ``la-pose`` command: one subcommand per module, each with ``register``."""
+"""Entry point of the ``la-pose`` command: one subcommand per module, each with ``register``.
+
+Subcommands that need ROS (``la-pose bag``) live in ``la_pose_ros`` and come in through the
+``la_pose.commands`` entry point group, loaded only when the command line is built: importing the
+core never imports ROS, and without the ROS side installed those commands are just absent.
+"""
 
 import argparse
+import importlib.metadata
 import sys
 
-from la_pose_core.cli import metrics_command
+from la_pose_core.cli import data_commands, metrics_command, model_commands
 from la_pose_core.cli.common import CommandError
 
-SUBCOMMAND_MODULES = (metrics_command,)
+SUBCOMMAND_MODULES = (metrics_command, model_commands, data_commands)
+
+
+def plugin_modules() -> tuple[list, list[str]]:
+    """Modules of the ``la_pose.commands`` entry points, and notes on those that fail to load."""
+    modules, unavailable = [], []
+    for entry_point in importlib.metadata.entry_points(group="la_pose.commands"):
+        try:
+            modules.append(entry_point.load())
+        except ImportError as error:
+            unavailable.append(f"{entry_point.name} (unavailable: {error})")
+    return modules, unavailable
 
 
 def build_parser() -> argparse.ArgumentParser:
+    plugins, unavailable = plugin_modules()
     parser = argparse.ArgumentParser(
         prog="la-pose",
         description="LA-Pose camera odometry: metrics, models, training, evaluation, bags.",
+        epilog="; ".join(unavailable) or None,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in SUBCOMMAND_MODULES:
+    for module in (*SUBCOMMAND_MODULES, *plugins):
         module.register(subparsers)
     return parser
 
