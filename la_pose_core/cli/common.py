@@ -1,9 +1,9 @@
 """Helpers shared by the CLI subcommands: errors and JSON output."""
 
-import json
-import math
 import sys
 from typing import Any, NoReturn
+
+from la_pose_core.json_output import dumps
 
 
 class CommandError(Exception):
@@ -14,17 +14,5 @@ def fail(message: str) -> NoReturn:
     raise CommandError(message)
 
 
-def json_ready(value: Any) -> Any:
-    """Replace non-finite floats by None (JSON has no NaN) in nested dicts and lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    return value
-
-
 def print_json(value: Any) -> None:
-    json.dump(json_ready(value), sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(dumps(value) + "\n")
