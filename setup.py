@@ -35,6 +35,10 @@ setup(
     entry_points={
         "console_scripts": [
             "la-pose = la_pose_core.cli.main:main",
+            "la_pose_node = la_pose_ros.node:main",
+        ],
+        "la_pose.commands": [
+            "bag = la_pose_ros.bags.cli",
         ],
     },
 )

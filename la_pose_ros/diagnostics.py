@@ -1,0 +1,93 @@
+"""Counters, rates and latency percentiles of the node, and their /diagnostics message."""
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+# Node states reported on /diagnostics
+INACTIVE = "inactive"
+WAITING = "waiting_for_images"
+WARMING_UP = "warming_up"
+TRACKING = "tracking"
+RESET = "reset"
+PAUSED = "paused"
+
+LEVELS = {TRACKING: DiagnosticStatus.OK, WARMING_UP: DiagnosticStatus.OK}
+
+
+class RateMeter:
+    """Events per second over the last ``window_s`` seconds (monotonic clock)."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.window_s = window_s
+        self.times: deque[float] = deque()
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self.times.append(now)
+        while self.times and now - self.times[0] > self.window_s:
+            self.times.popleft()
+
+    def rate(self) -> float:
+        if len(self.times) < 2:
+            return 0.0
+        return (len(self.times) - 1) / max(self.times[-1] - self.times[0], 1e-9)
+
+
+@dataclass
+class NodeStatistics:
+    """Thread-safe counters updated by the callbacks and the worker."""
+
+    state: str = INACTIVE
+    received: int = 0
+    used: int = 0  # frames the estimator kept (at its target frame rate)
+    dropped: int = 0  # replaced by a newer frame before the worker got to them
+    rejected: int = 0  # malformed images, logged and skipped
+    resets: int = 0
+    last_error: str = ""
+    input_rate: RateMeter = field(default_factory=RateMeter)
+    output_rate: RateMeter = field(default_factory=RateMeter)
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=500))
+    step_times_ms: deque = field(default_factory=lambda: deque(maxlen=500))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def latency_percentiles(self) -> tuple[float, float]:
+        with self.lock:
+            values = np.array(self.latencies_ms)
+        if values.size == 0:
+            return 0.0, 0.0
+        return float(np.percentile(values, 50)), float(np.percentile(values, 95))
+
+    def to_message(self, stamp, node_name: str, extra: dict[str, str]) -> DiagnosticArray:
+        p50, p95 = self.latency_percentiles()
+        with self.lock:
+            step = float(np.median(self.step_times_ms)) if self.step_times_ms else 0.0
+            values = {
+                "state": self.state,
+                "input_rate_hz": f"{self.input_rate.rate():.2f}",
+                "output_rate_hz": f"{self.output_rate.rate():.2f}",
+                "latency_p50_ms": f"{p50:.1f}",
+                "latency_p95_ms": f"{p95:.1f}",
+                "estimator_step_p50_ms": f"{step:.1f}",
+                "frames_received": str(self.received),
+                "frames_used": str(self.used),
+                "frames_dropped": str(self.dropped),
+                "frames_rejected": str(self.rejected),
+                "resets": str(self.resets),
+                "last_error": self.last_error,
+                **extra,
+            }
+        status = DiagnosticStatus(
+            level=LEVELS.get(self.state, DiagnosticStatus.WARN),
+            name=f"{node_name}: camera odometry",
+            hardware_id="camera",
+            message=self.state,
+            values=[KeyValue(key=key, value=value) for key, value in values.items()],
+        )
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = stamp
+        return array

@@ -1,0 +1,328 @@
+"""``la_pose_node``: camera images in, odometry, TF, relative poses and latent actions out.
+
+A lifecycle node, thin by design: message -> array (:mod:`.image_decoding`) -> the core's
+streaming estimator (:class:`la_pose_core.inference.estimator.PoseEstimator`, the same code bag
+replay and evaluation use) -> vehicle odometry (:mod:`la_pose_core.odometry`) -> messages
+(:mod:`.messages`).
+
+Lifecycle: configure reads and validates the parameters and loads the checkpoint (on the CPU);
+activate moves the model to ``model.device`` and creates the publishers, subscriptions, worker
+thread and diagnostics timer; deactivate stops them and frees the GPU; cleanup drops the model.
+``autostart: true`` runs configure and activate at start for stacks without a lifecycle manager.
+
+Threading: the image callback only stores the newest message in a one-slot mailbox (a frame not
+yet taken when the next one arrives counts as dropped: no backlog can grow); a worker thread
+decodes, runs the estimator and publishes. Malformed images are logged (throttled) and skipped.
+
+Every output carries the stamp of the image it was computed from.
+"""
+
+import sys
+import threading
+import time
+from dataclasses import replace
+
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray
+from la_pose_msgs.msg import LatentAction, RelativePose
+from nav_msgs.msg import Odometry, Path
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_srvs.srv import Trigger
+from tf2_msgs.msg import TFMessage
+
+from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.inference.preprocess import input_vertical_fov
+from la_pose_ros import diagnostics, messages
+from la_pose_ros.image_decoding import BadImage
+from la_pose_ros.pipeline import OdometryPipeline
+from la_pose_ros.settings import NodeSettings, parameter_defaults, settings_from_parameters
+
+NODE_NAME = "la_pose"
+RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+
+
+class LaPoseNode(LifecycleNode):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        for name, default in parameter_defaults().items():
+            self.declare_parameter(name, default)
+        self.settings: NodeSettings | None = None
+        self.modules = None  # (inverse dynamics, pose head) loaded on configure, on the CPU
+        self.pipeline: OdometryPipeline | None = None  # exists while active
+        self.stats = diagnostics.NodeStatistics()
+        self.paused = False
+        self.camera_info: CameraInfo | None = None
+        self.last_fov: float | None = None
+        self.last_reject_log = 0.0  # monotonic time of the last "skipped image" warning
+        self.last_input_stamp = None  # builtin_interfaces/Time of the newest image
+        self.mailbox_lock = threading.Lock()
+        self.mailbox: tuple | None = None  # (message, receipt monotonic time)
+        self.mailbox_ready = threading.Event()
+        self.stop_worker = threading.Event()
+        self.pipeline_lock = threading.Lock()  # the worker vs the reset/resume services
+        self.worker: threading.Thread | None = None
+        self.active_publishers: list = []  # entities of the active state
+        self.active_subscriptions: list = []
+        self.active_timers: list = []
+        self.create_service(Trigger, "~/reset", self.handle_reset)
+        self.create_service(Trigger, "~/pause", self.handle_pause)
+        self.create_service(Trigger, "~/resume", self.handle_resume)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            values = {name: self.get_parameter(name).value for name in parameter_defaults()}
+            self.settings = settings_from_parameters(values)
+            self.settings.camera_extrinsics.matrix()  # validates the extrinsics
+            if self.settings.input.qos_reliability not in RELIABILITY:
+                raise ValueError(f"input.qos_reliability must be one of {sorted(RELIABILITY)}")
+            if not self.settings.model.checkpoint:
+                raise ValueError("model.checkpoint is not set")
+            loaded = PoseEstimator.from_checkpoint(self.settings.model.checkpoint, device="cpu")
+            self.model_config = replace(loaded.config, streaming=self.settings.streaming)
+            self.modules = (loaded.inverse_dynamics, loaded.pose_head)
+        except Exception as error:  # any failure leaves the node unconfigured, with the reason
+            self.get_logger().error(f"configure failed: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.get_logger().info(
+            f"configured: checkpoint {self.settings.model.checkpoint} "
+            f"({self.model_config.name}, {self.model_config.image_width}x"
+            f"{self.model_config.image_height}, {self.settings.streaming.target_fps} fps)"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        settings = self.settings
+        try:
+            estimator = PoseEstimator(
+                *self.modules, self.model_config, settings.model.device, settings.model.precision
+            )
+        except Exception as error:
+            self.get_logger().error(f"activate failed: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.pipeline = OdometryPipeline(estimator, settings)
+        self.create_io(settings)
+        self.stop_worker.clear()
+        self.worker = threading.Thread(target=self.run_worker, name="la_pose_worker", daemon=True)
+        self.worker.start()
+        self.stats.state = diagnostics.WAITING
+        self.get_logger().info(
+            f"active on {estimator.device} ({settings.model.precision}); "
+            f"listening to {self.resolve_topic_name(settings.input.image_topic)}"
+            + (" (compressed)" if settings.input.compressed else "")
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop_io()
+        self.free_model_memory()
+        self.stats.state = diagnostics.INACTIVE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.modules = None
+        self.settings = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop_io()
+        return TransitionCallbackReturn.SUCCESS
+
+    def create_io(self, settings: NodeSettings) -> None:
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=settings.input.qos_depth,
+            reliability=RELIABILITY[settings.input.qos_reliability],
+        )
+        image_type = CompressedImage if settings.input.compressed else Image
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.publishers_by_output = {  # keys: la_pose_ros.pipeline.OUTPUTS
+            "odometry": self.create_publisher(Odometry, "~/odometry", 10),
+            "path": self.create_publisher(Path, "~/path", 1),
+            "relative_pose": self.create_publisher(RelativePose, "~/relative_pose", 10),
+            "latent_action": self.create_publisher(LatentAction, "~/latent_action", 10),
+            "tf": self.create_publisher(TFMessage, "/tf", 10),
+            "tf_static": self.create_publisher(TFMessage, "/tf_static", latched),
+        }
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.active_publishers = [*self.publishers_by_output.values(), self.diagnostics_pub]
+        self.active_subscriptions = [
+            self.create_subscription(image_type, settings.input.image_topic, self.on_image, qos),
+            self.create_subscription(
+                CameraInfo, settings.input.camera_info_topic, self.on_camera_info, qos
+            ),
+        ]
+        self.active_timers = [
+            self.create_timer(settings.output.diagnostics_period_s, self.publish_diagnostics)
+        ]
+
+    def stop_io(self) -> None:
+        self.stop_worker.set()
+        self.mailbox_ready.set()
+        if self.worker is not None:
+            self.worker.join(timeout=10.0)
+            self.worker = None
+        for timer in self.active_timers:
+            self.destroy_timer(timer)
+        for subscription in self.active_subscriptions:
+            self.destroy_subscription(subscription)
+        for publisher in self.active_publishers:
+            self.destroy_publisher(publisher)
+        self.active_timers, self.active_subscriptions, self.active_publishers = [], [], []
+        with self.mailbox_lock:
+            self.mailbox = None
+
+    def free_model_memory(self) -> None:
+        if self.modules is not None:
+            for module in self.modules:
+                module.to("cpu")
+        self.pipeline = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # --- input ---------------------------------------------------------------------------
+
+    def on_image(self, message) -> None:
+        """Subscription callback: keep only the newest message for the worker."""
+        with self.mailbox_lock:
+            if self.mailbox is not None:
+                self.stats.dropped += 1
+            self.mailbox = (message, time.monotonic())
+        self.last_input_stamp = message.header.stamp
+        self.stats.received += 1
+        self.stats.input_rate.tick()
+        self.mailbox_ready.set()
+
+    def on_camera_info(self, message: CameraInfo) -> None:
+        self.camera_info = message
+
+    def run_worker(self) -> None:
+        while not self.stop_worker.is_set():
+            self.mailbox_ready.wait()
+            with self.mailbox_lock:
+                item, self.mailbox = self.mailbox, None
+                self.mailbox_ready.clear()
+            if item is None or self.stop_worker.is_set():
+                continue
+            try:
+                self.process(*item)
+            except BadImage as error:
+                self.reject(item[0], str(error))
+            except Exception as error:  # keep running: one bad frame must not stop odometry
+                self.reject(item[0], f"{type(error).__name__}: {error}")
+
+    def reject(self, message, reason: str) -> None:
+        """Count and log a skipped frame; the same reason is logged at most once a second."""
+        now = time.monotonic()
+        repeated = reason == self.stats.last_error and now - self.last_reject_log < 1.0
+        self.stats.rejected += 1
+        self.stats.last_error = reason
+        if not repeated:
+            self.last_reject_log = now
+            stamp = messages.stamp_to_seconds(message.header.stamp)
+            self.get_logger().warning(f"skipped image at {stamp:.3f} s: {reason}")
+
+    def process(self, message, received_at: float) -> None:
+        if self.paused:
+            return
+        started = time.perf_counter()
+        with self.pipeline_lock:
+            output = self.pipeline.process(message)
+        if output is None:
+            return
+        self.stats.step_times_ms.append((time.perf_counter() - started) * 1e3)
+        for key, outgoing in output.messages.items():
+            self.publishers_by_output[key].publish(outgoing)
+        with self.stats.lock:
+            self.stats.latencies_ms.append((time.monotonic() - received_at) * 1e3)
+        self.stats.used += 1
+        self.stats.output_rate.tick()
+        result = output.result
+        if result.fov is not None:
+            self.last_fov = result.fov
+        if result.state == "reset":
+            self.stats.resets += 1
+            self.get_logger().warning(
+                f"tracking restarted at {result.stamp:.3f} s (stamp went backwards or a gap "
+                f"over {self.settings.streaming.max_gap_s} s)"
+            )
+        self.stats.state = result.state
+
+    def publish_diagnostics(self) -> None:
+        pipeline = self.pipeline
+        extra = {"device": str(pipeline.estimator.device) if pipeline else "none"}
+        if self.last_fov is not None:
+            extra["predicted_vertical_fov_deg"] = f"{self.last_fov * 57.29577951308232:.2f}"
+        if self.camera_info is not None and self.camera_info.k[4] > 0.0:
+            fov = input_vertical_fov(
+                self.camera_info.k[4],
+                self.camera_info.height,
+                self.camera_info.width,
+                self.model_config.image_height,
+                self.model_config.image_width,
+            )
+            extra["camera_info_vertical_fov_deg"] = f"{fov * 57.29577951308232:.2f}"
+        state = diagnostics.PAUSED if self.paused else self.stats.state
+        self.stats.state = state
+        stamp = self.last_input_stamp or self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(self.stats.to_message(stamp, self.get_name(), extra))
+
+    # --- services ------------------------------------------------------------------------
+
+    def handle_reset(self, request, response):
+        if self.pipeline is None:
+            response.success, response.message = False, "not active"
+            return response
+        with self.pipeline_lock:
+            self.pipeline.reset()
+        self.stats.resets += 1
+        self.stats.state = diagnostics.WAITING
+        response.success, response.message = True, "odometry reset to the identity"
+        self.get_logger().info("odometry reset by service call")
+        return response
+
+    def handle_pause(self, request, response):
+        self.paused = True
+        response.success, response.message = True, "paused: images are ignored"
+        return response
+
+    def handle_resume(self, request, response):
+        with self.pipeline_lock:
+            if self.pipeline is not None:
+                self.pipeline.reset()  # frames were skipped: start over
+        self.paused = False
+        response.success, response.message = True, "resumed"
+        return response
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = LaPoseNode()
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        if node.get_parameter("autostart").value:
+            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                node.trigger_activate()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.stop_io()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,121 @@
+"""The node's whole per-image path without ROS I/O, shared by the node and bag replay.
+
+image message -> :func:`decode_image` -> the core's streaming ``PoseEstimator`` -> the core's
+``VehicleOdometry`` -> output messages keyed by :data:`OUTPUTS`. The node publishes them; bag
+replay writes them; both therefore produce the same messages from the same images.
+"""
+
+from dataclasses import dataclass
+
+from nav_msgs.msg import Path
+from tf2_msgs.msg import TFMessage
+
+from la_pose_core.geometry import inverse
+from la_pose_core.inference.estimator import PoseEstimator, StepResult
+from la_pose_core.odometry import OdometryEstimate, VehicleOdometry
+from la_pose_ros import messages
+from la_pose_ros.image_decoding import BadImage, decode_image
+from la_pose_ros.settings import NodeSettings
+
+OUTPUTS = ("odometry", "tf", "tf_static", "path", "relative_pose", "latent_action")
+"""Keys of :attr:`PipelineOutput.messages` (topics: see the node and replay)."""
+
+DEFAULT_CAMERA_FRAME = "camera_optical"
+
+
+@dataclass(frozen=True)
+class PipelineOutput:
+    result: StepResult
+    estimate: OdometryEstimate
+    messages: dict  # key of OUTPUTS -> rclpy message; a key is absent when it has no message
+
+
+class OdometryPipeline:
+    """Stateful: feed every image message of one camera stream in stamp order."""
+
+    def __init__(self, estimator: PoseEstimator, settings: NodeSettings) -> None:
+        self.estimator = estimator
+        self.settings = settings
+        self.base_from_camera = settings.camera_extrinsics.matrix()
+        self.odometry = VehicleOdometry(self.base_from_camera, settings.covariance)
+        self.path = Path()
+        self.stream_size: tuple[int, int] | None = None  # (height, width) of the first image
+        self.previous_used_stamp = None  # builtin_interfaces/Time of the previous used image
+        self.static_tf_sent = False
+
+    def reset(self) -> None:
+        """Forget the track and the odometry: the next image starts at the identity."""
+        self.estimator.reset()
+        self.odometry.reset()
+        self.path.poses = []
+        self.previous_used_stamp = None
+
+    def process(self, message) -> PipelineOutput | None:
+        """One sensor_msgs/Image or CompressedImage (rclpy or rosbags object).
+
+        Returns None when the estimator does not use the frame (frame-rate selection); raises
+        :class:`BadImage` for a malformed image (nothing changes then).
+        """
+        limits = self.settings.input
+        image = decode_image(message, limits.max_image_width, limits.max_image_height)
+        if self.stream_size is None:
+            self.stream_size = image.shape[:2]
+        elif image.shape[:2] != self.stream_size:
+            height, width = self.stream_size
+            raise BadImage(
+                f"image is {image.shape[1]}x{image.shape[0]}, the stream is {width}x{height}"
+            )
+        result = self.estimator.step(image, messages.stamp_to_seconds(message.header.stamp))
+        if result is None:
+            return None
+        estimate = self.odometry.update(
+            result.stamp, result.previous_stamp, result.translation, result.quaternion
+        )
+        return PipelineOutput(
+            result, estimate, self.build_messages(message.header, result, estimate)
+        )
+
+    def build_messages(self, header, result: StepResult, estimate: OdometryEstimate) -> dict:
+        settings = self.settings
+        stamp = messages.seconds_to_time(messages.stamp_to_seconds(header.stamp))
+        camera_frame = settings.frames.camera_frame or header.frame_id or DEFAULT_CAMERA_FRAME
+        odom_frame, base_frame = settings.frames.odom_frame, settings.frames.base_frame
+        out = {}
+        if settings.output.publish_static_tf and not self.static_tf_sent:
+            static = messages.transform_stamped(
+                self.base_from_camera, stamp, base_frame, camera_frame
+            )
+            out["tf_static"] = TFMessage(transforms=[static])
+            self.static_tf_sent = True
+
+        odometry = messages.odometry_message(estimate, stamp, odom_frame, base_frame)
+        out["odometry"] = odometry
+        if settings.output.publish_tf:
+            if settings.output.invert_tf:
+                tf = messages.transform_stamped(
+                    inverse(estimate.odom_from_base), stamp, base_frame, odom_frame
+                )
+            else:
+                tf = messages.transform_stamped(
+                    estimate.odom_from_base, stamp, odom_frame, base_frame
+                )
+            out["tf"] = TFMessage(transforms=[tf])
+
+        if estimate.started_over:
+            self.path.poses = []  # odometry starts again at the identity: so does the path
+        self.path.header = odometry.header
+        self.path.poses.append(messages.pose_stamped(odometry))
+        del self.path.poses[: -settings.output.path_max_length]
+        out["path"] = self.path
+
+        if result.translation is not None and self.previous_used_stamp is not None:
+            covariance = settings.covariance.step_covariance(result.translation)
+            previous = self.previous_used_stamp
+            out["relative_pose"] = messages.relative_pose_message(
+                result, stamp, previous, camera_frame, covariance
+            )
+            out["latent_action"] = messages.latent_action_message(
+                result, stamp, previous, camera_frame
+            )
+        self.previous_used_stamp = stamp
+        return out
