@@ -1,0 +1,161 @@
+"""``la-pose bag ...``: the bag tools on the command line (a plugin of the core's ``la-pose``).
+
+Registered through the ``la_pose.commands`` entry point group (setup.py), so ``la_pose_core``
+stays free of ROS: without rclpy installed, ``la-pose`` simply has no ``bag`` command.
+"""
+
+import argparse
+
+from la_pose_core.cli.common import fail, print_json
+from la_pose_core.data.synthetic.sequence import parse_size
+from la_pose_ros.bags.reader import BadBag
+from la_pose_ros.bags.writer import FORMATS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    bag = subparsers.add_parser("bag", help="rosbag tools: extract, replay, from-sequence, play")
+    commands = bag.add_subparsers(dest="bag_command", required=True, metavar="BAG_COMMAND")
+
+    extract = commands.add_parser("extract", help="training clips (shards) from bags")
+    extract.add_argument("bags", nargs="+", help="bags (ROS 1 .bag, rosbag2 folders, .mcap, .db3)")
+    extract.add_argument("--out", required=True, help="shard folder (with manifest/)")
+    extract.add_argument("--image-topic", help="default: each bag's most frequent image topic")
+    poses = extract.add_mutually_exclusive_group()
+    poses.add_argument("--pose-topic", help="Odometry/PoseStamped topic: labelled clips")
+    poses.add_argument("--tf-chain", nargs=2, metavar=("PARENT", "CHILD"), help="poses from /tf")
+    extract.add_argument(
+        "--pose-frame",
+        choices=("base", "camera"),
+        default="base",
+        help="poses are of the vehicle (moved through the default forward-looking camera "
+        "extrinsics) or of the camera optical frame",
+    )
+    extract.add_argument("--size", default="960x448", help="stored frame size WxH (crop + resize)")
+    extract.add_argument("--clip-len", type=int, default=16)
+    extract.add_argument("--min-fps", type=float, default=1.0)
+    extract.add_argument("--max-fps", type=float, default=4.0)
+    extract.add_argument("--clips-per-minute", type=float, default=10.0)
+    extract.add_argument("--image-format", choices=("png", "jpeg"), default="jpeg")
+    extract.add_argument("--workers", type=int, default=1, help="bags processed in parallel")
+    extract.add_argument("--shard-index", type=int, default=0, help="this job's index (job arrays)")
+    extract.add_argument("--num-shards", type=int, default=1, help="number of jobs")
+    extract.add_argument("--seed", type=int, default=0)
+    extract.set_defaults(run=run_extract)
+
+    convert = commands.add_parser(
+        "from-sequence",
+        help="write a bag from a KITTI-layout folder (images, camera_info, ground truth)",
+    )
+    convert.add_argument("sequence", help="KITTI-layout folder")
+    convert.add_argument(
+        "--out", required=True, help="output bag (folder for mcap/sqlite3, .bag for ros1)"
+    )
+    convert.add_argument("--format", choices=FORMATS, default="mcap")
+    convert.add_argument(
+        "--compressed", action="store_true", help="CompressedImage (PNG) instead of Image"
+    )
+    convert.add_argument(
+        "--time-offset", type=float, default=0.0, help="seconds added to every stamp"
+    )
+    convert.set_defaults(run=run_from_sequence)
+
+    replay = commands.add_parser(
+        "replay", help="run a bag through the node's pipeline, write an mcap bag"
+    )
+    replay.add_argument("bag", help="input bag (ROS 1 .bag, rosbag2 folder, .mcap or .db3)")
+    replay.add_argument("--checkpoint", required=True)
+    replay.add_argument("--out", required=True, help="output mcap bag folder")
+    replay.add_argument("--image-topic", help="default: the bag's most frequent image topic")
+    replay.add_argument(
+        "--gt-topic",
+        help="Odometry/PoseStamped ground truth: also write metrics.json and trajectory.png",
+    )
+    replay.add_argument("--device", default="auto")
+    replay.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    replay.set_defaults(run=run_replay)
+
+    play = commands.add_parser("play", help="publish a bag live with rclpy at recorded timing")
+    play.add_argument("bag")
+    play.add_argument("--rate", type=float, default=1.0)
+    play.add_argument("--loop", action="store_true")
+    play.add_argument("--topics", nargs="+", help="only these topics")
+    play.add_argument(
+        "--wait-for-subscribers",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to this long until every played topic has a subscriber",
+    )
+    play.set_defaults(run=run_play)
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from la_pose_ros.bags.extract import ExtractOptions, extract_bags
+
+    try:
+        width, height = parse_size(args.size)
+    except ValueError as error:
+        fail(str(error))
+    options = ExtractOptions(
+        out=args.out,
+        image_topic=args.image_topic,
+        pose_topic=args.pose_topic,
+        tf_chain=tuple(args.tf_chain) if args.tf_chain else None,
+        pose_frame=args.pose_frame,
+        size=(width, height),
+        clip_len=args.clip_len,
+        min_fps=args.min_fps,
+        max_fps=args.max_fps,
+        clips_per_minute=args.clips_per_minute,
+        image_format=args.image_format,
+        seed=args.seed,
+    )
+    summary = extract_bags(args.bags, options, args.workers, args.shard_index, args.num_shards)
+    print_json(summary)
+    return 1 if summary["failed"] else 0
+
+
+def run_from_sequence(args: argparse.Namespace) -> int:
+    from la_pose_ros.bags.from_sequence import sequence_to_bag
+
+    frames = sequence_to_bag(
+        args.sequence, args.out, args.format, args.compressed, time_offset_s=args.time_offset
+    )
+    print_json({"bag": args.out, "format": args.format, "frames": frames})
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from la_pose_ros.bags.replay import replay_bag
+
+    try:
+        summary = replay_bag(
+            args.bag,
+            args.checkpoint,
+            args.out,
+            args.image_topic,
+            args.gt_topic,
+            device=args.device,
+            precision=args.precision,
+        )
+    except BadBag as error:
+        fail(str(error))
+    print_json(summary)
+    return 0
+
+
+def run_play(args: argparse.Namespace) -> int:
+    from la_pose_ros.bags.play import play_bag
+
+    try:
+        count = play_bag(
+            args.bag,
+            args.rate,
+            args.loop,
+            args.topics,
+            wait_for_subscribers_s=args.wait_for_subscribers,
+        )
+    except BadBag as error:
+        fail(str(error))
+    print_json({"bag": args.bag, "published": count})
+    return 0

@@ -1,0 +1,159 @@
+"""``la-pose bag replay``: run a bag through the node's pipeline, as fast as possible.
+
+The very same :class:`la_pose_ros.pipeline.OdometryPipeline` as the node (core estimator, core
+vehicle odometry, the same message builders) processes every image of the bag in order. The
+output is an mcap bag with every input topic (converted to ROS 2 CDR when the input is a ROS 1
+bag) plus the node's outputs under the node's topic names. With a ground-truth topic
+(nav_msgs/Odometry or geometry_msgs/PoseStamped of the vehicle) it also writes ``metrics.json``
+and ``trajectory.png`` beside the output bag, as ``la-pose evaluate`` does.
+"""
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from rosbags.convert.converter import generate_message_converter
+from tqdm import tqdm
+
+from la_pose_core.data import associate_stamps
+from la_pose_core.evaluation import write_report
+from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_ros.bags.reader import (
+    IMAGE_TYPES,
+    POSE_TYPES,
+    BadBag,
+    choose_topic,
+    iter_images,
+    open_bag,
+    read_poses,
+)
+from la_pose_ros.bags.writer import BagWriter
+from la_pose_ros.image_decoding import BadImage
+from la_pose_ros.pipeline import OdometryPipeline
+from la_pose_ros.settings import ModelSettings, NodeSettings
+
+OUTPUT_TOPICS = {
+    "odometry": "/la_pose/odometry",
+    "path": "/la_pose/path",
+    "relative_pose": "/la_pose/relative_pose",
+    "latent_action": "/la_pose/latent_action",
+    "tf": "/tf",
+    "tf_static": "/tf_static",
+}
+
+
+def copy_input(reader, bag: BagWriter) -> int:
+    """Copy every message of the input bag, converted to ROS 2 CDR where needed."""
+    converters = {}
+    count = 0
+    for connection, stamp_ns, rawdata in reader.messages():
+        if connection.msgtype not in converters:
+            converters[connection.msgtype] = generate_message_converter(
+                reader.typestore,
+                bag.typestore,
+                connection.msgtype,
+                connection.msgtype,
+                {},
+                src_is2=reader.is2,
+                dst_is2=True,
+            )
+        data = bytes(converters[connection.msgtype](rawdata))
+        bag.write_cdr(connection.topic, connection.msgtype, data, stamp_ns)
+        count += 1
+    return count
+
+
+def replay_bag(
+    bag_path: str | Path,
+    checkpoint: str | Path,
+    out_bag: str | Path,
+    image_topic: str | None = None,
+    gt_topic: str | None = None,
+    settings: NodeSettings | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    clip_len: int = 16,
+) -> dict:
+    """Replay; returns a summary (frames, outputs, rejections by reason, metrics if gt)."""
+    estimator = PoseEstimator.from_checkpoint(str(checkpoint), device=device, precision=precision)
+    settings = settings or NodeSettings(streaming=estimator.config.streaming)
+    estimator = PoseEstimator(
+        estimator.inverse_dynamics,
+        estimator.pose_head,
+        replace(estimator.config, streaming=settings.streaming),
+        device,
+        precision,
+    )
+    settings = replace(settings, model=ModelSettings(str(checkpoint), device, precision))
+    pipeline = OdometryPipeline(estimator, settings)
+    out_bag = Path(out_bag)
+
+    rejected: Counter = Counter()
+    stamps, odom_from_base = [], []
+    with open_bag(bag_path) as reader, BagWriter(out_bag, "mcap") as bag:
+        topic = choose_topic(reader, image_topic, IMAGE_TYPES, "image")
+        total = sum(c.msgcount for c in reader.connections if c.topic == topic)
+        frames = 0
+        for frame in tqdm(
+            iter_images(reader, topic), total=total, desc="replay", unit="img", leave=False
+        ):
+            frames += 1
+            if frame.error is not None:
+                rejected[frame.error.split(" (")[0]] += 1
+                continue
+            try:
+                output = pipeline.process(frame.message)
+            except BadImage as error:
+                rejected[str(error).split(" (")[0]] += 1
+                continue
+            if output is None:
+                continue
+            for key, message in output.messages.items():
+                bag.write(OUTPUT_TOPICS[key], message, frame.stamp_ns)
+            stamps.append(output.result.stamp)
+            odom_from_base.append(output.estimate.odom_from_base)
+        copied = copy_input(reader, bag)
+        ground_truth = (
+            read_poses(reader, choose_topic(reader, gt_topic, POSE_TYPES, "pose"))
+            if gt_topic
+            else None
+        )
+
+    summary = {
+        "bag": str(bag_path),
+        "image_topic": topic,
+        "images": frames,
+        "used": len(stamps),
+        "rejected": dict(rejected),
+        "input_messages_copied": copied,
+        "output_bag": str(out_bag),
+    }
+    if ground_truth is not None:
+        report_dir = out_bag.parent / f"{out_bag.name}_report"
+        trajectory = (np.asarray(stamps), np.stack(odom_from_base))
+        summary["metrics"] = evaluate_against(
+            ground_truth, *trajectory, pipeline, report_dir, clip_len
+        )
+    return summary
+
+
+def evaluate_against(
+    ground_truth, est_stamps, odom_from_base, pipeline, out_dir: Path, clip_len: int
+) -> dict:
+    """Metrics of the used frames against the vehicle ground truth (camera poses compared)."""
+    gt_stamps, world_from_base = ground_truth
+    gt_index, est_index = associate_stamps(gt_stamps, est_stamps, max_difference_s=0.02)
+    if len(gt_index) < 2:
+        raise BadBag("fewer than 2 ground-truth poses match the used frames' stamps")
+    base_from_camera = pipeline.base_from_camera
+    gt_cams = world_from_base[gt_index] @ base_from_camera
+    est_cams = odom_from_base[est_index] @ base_from_camera
+    report = write_report(
+        out_dir,
+        gt_cams,
+        {"LA-Pose (replay)": est_cams},
+        clip_len=clip_len,
+        title="bag replay: top view",
+    )
+    return {"report_dir": str(out_dir), **report["methods"]["LA-Pose (replay)"]}
