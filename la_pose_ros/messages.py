@@ -111,7 +111,7 @@ def relative_pose_message(
 ) -> RelativePose:
     """la_pose_msgs/RelativePose of a result that has a pair (``result.translation`` set)."""
     message = pair_message(RelativePose, stamp, previous_stamp, camera_frame)
-    message.translation_normalized = vector3(result.translation_normalised)
+    message.translation_normalized = vector3(result.translation_normalized)
     message.translation = vector3(result.translation)
     message.rotation = quaternion(result.quaternion)
     message.fov = float(result.fov)

@@ -58,7 +58,7 @@ class StepResult:
         previous_stamp: stamp of the previous used frame of the track (s), or None.
         state: ``"warming_up"``, ``"tracking"`` or ``"reset"`` (see module constants).
         world_from_cam: ``(4, 4)`` pose of this camera in the track's world (= its first camera).
-        translation_normalised: ``(3,)`` scale-normalised ``t~`` of ``cam_prev_from_cam_this``.
+        translation_normalized: ``(3,)`` scale-normalised ``t~`` of ``cam_prev_from_cam_this``.
         translation: ``(3,)`` metric translation ``t~ * max(scale, 1)`` (m): this camera's
             position in the previous camera's optical frame.
         quaternion: ``(4,)`` ``(x, y, z, w)`` rotation of ``cam_prev_from_cam_this``, ``w >= 0``.
@@ -71,7 +71,7 @@ class StepResult:
     previous_stamp: float | None
     state: str
     world_from_cam: np.ndarray
-    translation_normalised: np.ndarray | None = None
+    translation_normalized: np.ndarray | None = None
     translation: np.ndarray | None = None
     quaternion: np.ndarray | None = None
     fov: float | None = None
@@ -195,7 +195,11 @@ class PoseEstimator:
             self._clear_track()
         frame = self.preprocess(image)[None]  # (1, 3, H, W)
         previous = self.previous_stamp
-        dt = None if previous is None else torch.tensor([stamp - previous], device=self.device)
+        dt = (  # float32 whatever the stamp's type (a numpy float64 would promote the math)
+            None
+            if previous is None
+            else torch.tensor([stamp - previous], dtype=torch.float32, device=self.device)
+        )
         with torch.inference_mode(), autocast_context(self.device, self.precision):
             pair = self.stream.push(frame, dt)  # None on the first frame of a track
             if pair is not None:
@@ -224,7 +228,7 @@ class PoseEstimator:
             previous_stamp=previous,
             state=state,
             world_from_cam=self.world_from_cam.copy(),
-            translation_normalised=newest("translation_normalised"),
+            translation_normalized=newest("translation_normalized"),
             translation=translation,
             quaternion=quaternion,
             fov=float(newest("fov")),

@@ -114,7 +114,7 @@ class LAPosePosttrainer(nn.Module):
         Returns a dict:
             ``latent_actions`` ``(B, T-1, d)``, ``bottleneck_codes`` ``(B, T-1, k)``,
             ``decoded_actions`` ``(B, T-1, d)`` (as :class:`InverseDynamics`);
-            ``translation_normalised`` ``(B, T-1, 3)``, ``quaternion`` ``(B, T-1, 4)``,
+            ``translation_normalized`` ``(B, T-1, 3)``, ``quaternion`` ``(B, T-1, 4)``,
             ``fov`` ``(B, T-1)``, ``log_scale`` ``(B,)``, ``scale`` ``(B,)``,
             ``translation`` ``(B, T-1, 3)`` (as :class:`PoseHead`);
             with targets: ``loss``, ``loss_translation``, ``loss_rotation``, ``loss_fov``,

@@ -39,26 +39,40 @@ class PoseLoss(nn.Module):
             nn.Parameter(torch.zeros(len(TERMS))) if config.learned_uncertainty else None
         )  # (4,) the s_k of the uncertainty weighting
 
+    def per_sample_terms(
+        self, outputs: dict[str, Tensor], targets: PoseTargets
+    ) -> dict[str, Tensor]:
+        """Unweighted terms per clip, each ``(B,)`` (means over the clip's pairs)."""
+        translation = outputs["translation_normalized"] - targets.translation_normalized
+        rotation = sign_invariant_quaternion_l1(outputs["quaternion"], targets.quaternion)
+        return {
+            "translation": translation.abs().sum(dim=-1).mean(dim=-1),  # (B,)
+            "rotation": rotation.mean(dim=-1),  # (B,)
+            "fov": (outputs["fov"] - targets.fov).abs().mean(dim=-1),  # (B,)
+            "scale": (outputs["log_scale"] - targets.log_scale).abs(),  # (B,)
+        }
+
+    def weighted(self, terms: Tensor) -> Tensor:
+        """``(..., 4)`` unweighted terms -> ``(...)`` totals (weights, optional uncertainty)."""
+        terms = terms * self.weights
+        if self.log_variances is not None:
+            terms = terms * torch.exp(-self.log_variances) + self.log_variances
+        return terms.sum(dim=-1)
+
+    def per_sample(self, outputs: dict[str, Tensor], targets: PoseTargets) -> Tensor:
+        """Total loss of each clip, ``(B,)``; its batch mean is ``forward``'s ``loss`` (every
+        clip has as many pairs, and the weighting is affine in the terms)."""
+        terms = self.per_sample_terms(outputs, targets)
+        return self.weighted(torch.stack([terms[term] for term in TERMS], dim=-1))  # (B,)
+
     def forward(self, outputs: dict[str, Tensor], targets: PoseTargets) -> dict[str, Tensor]:
         """Loss terms of :class:`~la_pose_core.model.pose_head.PoseHead` outputs.
 
         Returns a dict: ``loss`` ``()`` total, and ``loss_translation``, ``loss_rotation``,
-        ``loss_fov``, ``loss_scale`` ``()`` unweighted terms.
+        ``loss_fov``, ``loss_scale`` ``()`` unweighted terms (batch means).
         """
-        terms = {
-            "translation": (outputs["translation_normalised"] - targets.translation_normalised)
-            .abs()
-            .sum(dim=-1)
-            .mean(),
-            "rotation": sign_invariant_quaternion_l1(
-                outputs["quaternion"], targets.quaternion
-            ).mean(),
-            "fov": (outputs["fov"] - targets.fov).abs().mean(),
-            "scale": (outputs["log_scale"] - targets.log_scale).abs().mean(),
-        }
-        stacked = torch.stack([terms[term] for term in TERMS]) * self.weights  # (4,)
-        if self.log_variances is not None:
-            stacked = stacked * torch.exp(-self.log_variances) + self.log_variances  # (4,)
+        per_sample = self.per_sample_terms(outputs, targets)
+        terms = {term: value.mean() for term, value in per_sample.items()}
         result = {f"loss_{term}": value for term, value in terms.items()}
-        result["loss"] = stacked.sum()
+        result["loss"] = self.weighted(torch.stack([terms[term] for term in TERMS]))
         return result

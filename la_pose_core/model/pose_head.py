@@ -50,7 +50,7 @@ class PoseHead(nn.Module):
         Args:
             latent_actions: ``(B, P, d)`` latent actions ``a_0..a_{P-1}``, ``P >= 1``.
         Returns a dict:
-            ``translation_normalised`` ``(B, P, 3)``: ``t~`` of ``cam_t_from_cam_{t+1}``.
+            ``translation_normalized`` ``(B, P, 3)``: ``t~`` of ``cam_t_from_cam_{t+1}``.
             ``quaternion`` ``(B, P, 4)``: rotation of ``cam_t_from_cam_{t+1}``, ``(x, y, z, w)``,
             unit, ``w >= 0``.
             ``fov`` ``(B, P)``: vertical field of view of the model input, radians.
@@ -67,17 +67,17 @@ class PoseHead(nn.Module):
             x = block(x, positions)  # (B, 1 + P, D)
         x = self.norm(x)  # (B, 1 + P, D)
         pair_out = self.pair_head(x[:, 1:])  # (B, P, 8)
-        translation_normalised = pair_out[..., 0:3]  # (B, P, 3)
+        translation_normalized = pair_out[..., 0:3]  # (B, P, 3)
         quaternion = F.normalize(pair_out[..., 3:7], dim=-1)  # (B, P, 4)
         quaternion = torch.where(quaternion[..., 3:] < 0, -quaternion, quaternion)  # w >= 0
         log_scale = self.scale_head(x[:, 0])[:, 0]  # (B,)
         scale = log_scale.exp()  # (B,)
         metric_factor = scale.clamp_min(SCALE_FLOOR_METRES)[:, None, None]  # (B, 1, 1)
         return {
-            "translation_normalised": translation_normalised,
+            "translation_normalized": translation_normalized,
             "quaternion": quaternion,
             "fov": pair_out[..., 7],  # (B, P)
             "log_scale": log_scale,
             "scale": scale,
-            "translation": translation_normalised * metric_factor,  # (B, P, 3)
+            "translation": translation_normalized * metric_factor,  # (B, P, 3)
         }

@@ -3,7 +3,7 @@
 For one clip of ``T`` frames the targets are its ``P = T - 1`` adjacent motions
 ``cam_t_from_cam_{t+1}`` (4x4, camera optical frame, metres; see ``la_pose_core.geometry``):
 
-- ``translation_normalised`` ``t~_i = t_i / max(s, 1)`` with ``s = mean_i ||t_i||``;
+- ``translation_normalized`` ``t~_i = t_i / max(s, 1)`` with ``s = mean_i ||t_i||``;
 - ``quaternion`` of each rotation, ``(x, y, z, w)``, canonical ``w >= 0``;
 - ``fov`` the vertical field of view of the model input, ``2 atan(H / (2 fy))`` (radians), after
   the same crop/resize the model input went through
@@ -29,7 +29,7 @@ MIN_SCALE_M = 0.01  # smallest clip scale whose log is a target (metres)
 class PoseTargets:
     """Batched targets, float32 tensors. ``B`` clips of ``P`` pairs."""
 
-    translation_normalised: Tensor  # (B, P, 3)
+    translation_normalized: Tensor  # (B, P, 3)
     quaternion: Tensor  # (B, P, 4)
     fov: Tensor  # (B, P)
     log_scale: Tensor  # (B,)
@@ -55,7 +55,7 @@ class PoseTargets:
         fov = np.asarray(fov, dtype=np.float64)
         fov = np.broadcast_to(fov.reshape(fov.shape + (1,) * (2 - fov.ndim)), (batch, pairs))
         return cls(
-            translation_normalised=torch.as_tensor(normalised, dtype=torch.float32),
+            translation_normalized=torch.as_tensor(normalised, dtype=torch.float32),
             quaternion=torch.as_tensor(quaternions, dtype=torch.float32),
             fov=torch.as_tensor(np.ascontiguousarray(fov), dtype=torch.float32),
             log_scale=torch.as_tensor(log_scale, dtype=torch.float32),
@@ -64,7 +64,7 @@ class PoseTargets:
     def to(self, device: torch.device | str) -> PoseTargets:
         """The same targets on ``device``."""
         return PoseTargets(
-            translation_normalised=self.translation_normalised.to(device),
+            translation_normalized=self.translation_normalized.to(device),
             quaternion=self.quaternion.to(device),
             fov=self.fov.to(device),
             log_scale=self.log_scale.to(device),

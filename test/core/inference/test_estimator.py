@@ -58,7 +58,7 @@ def test_accumulated_pose_chains_the_relative_motions(estimator):
         world_from_cam = world_from_cam @ motion
         np.testing.assert_allclose(result.world_from_cam, world_from_cam, atol=1e-12)
         scale = max(result.scale, 1.0)
-        np.testing.assert_allclose(result.translation, result.translation_normalised * scale)
+        np.testing.assert_allclose(result.translation, result.translation_normalized * scale)
         assert result.latent.shape == (50,)
     assert estimator.stream.frames_seen == 8  # beyond clip_len: the window slid
     assert all(c.length == CONFIG.clip_len for c in estimator.stream.caches)

@@ -23,7 +23,7 @@ def test_head_outputs_unit_canonical_quaternions_and_decoupled_scale():
     torch.manual_seed(0)
     head = PoseHead(CONFIG)
     outputs = head(torch.randn(3, 5, CONFIG.inverse_dynamics.dim) * 5)
-    assert outputs["translation_normalised"].shape == (3, 5, 3)
+    assert outputs["translation_normalized"].shape == (3, 5, 3)
     assert outputs["quaternion"].shape == (3, 5, 4)
     assert outputs["fov"].shape == (3, 5)
     assert outputs["scale"].shape == outputs["log_scale"].shape == (3,)
@@ -32,7 +32,7 @@ def test_head_outputs_unit_canonical_quaternions_and_decoupled_scale():
     assert (outputs["quaternion"][..., 3] >= 0).all()
     torch.testing.assert_close(outputs["scale"], outputs["log_scale"].exp())
     factor = outputs["scale"].clamp_min(1.0)[:, None, None]
-    torch.testing.assert_close(outputs["translation"], outputs["translation_normalised"] * factor)
+    torch.testing.assert_close(outputs["translation"], outputs["translation_normalized"] * factor)
 
 
 def test_head_accepts_any_number_of_pairs_and_is_non_causal():
@@ -43,7 +43,7 @@ def test_head_accepts_any_number_of_pairs_and_is_non_causal():
         assert head(actions[:, :1])["translation"].shape == (1, 1, 3)
         edited = actions.clone()
         edited[:, 3] += 1.0
-        change = head(edited)["translation_normalised"] - head(actions)["translation_normalised"]
+        change = head(edited)["translation_normalized"] - head(actions)["translation_normalized"]
     assert change[:, 0].abs().max() > 0  # pair 0 sees pair 3 (and the scale token does too)
 
 
@@ -56,8 +56,8 @@ def test_targets_normalise_translations_by_the_clip_scale():
     poses = np.stack([straight_clip(2.0), straight_clip(0.5)])  # (2, 3, 4, 4)
     targets = PoseTargets.from_relative_poses(poses, fov=np.array([0.8, 0.9]))
     # scale 2 m > 1 m: divided; scale 0.5 m: kept metric (divided by max(s, 1) = 1)
-    torch.testing.assert_close(targets.translation_normalised[0, :, 2], torch.ones(3))
-    torch.testing.assert_close(targets.translation_normalised[1, :, 2], torch.full((3,), 0.5))
+    torch.testing.assert_close(targets.translation_normalized[0, :, 2], torch.ones(3))
+    torch.testing.assert_close(targets.translation_normalized[1, :, 2], torch.full((3,), 0.5))
     torch.testing.assert_close(targets.log_scale, torch.tensor([math.log(2.0), math.log(0.5)]))
     expected_q = torch.tensor(Rotation.from_euler("y", 0.1).as_quat(), dtype=torch.float32)
     torch.testing.assert_close(targets.quaternion[0, 1], expected_q)
@@ -86,7 +86,7 @@ def test_quaternion_loss_is_the_same_for_q_and_minus_q(q, target):
 
 def fake_outputs(targets: PoseTargets, offset: float) -> dict:
     return {
-        "translation_normalised": targets.translation_normalised + offset,
+        "translation_normalized": targets.translation_normalized + offset,
         "quaternion": -targets.quaternion,  # same rotations, opposite sign
         "fov": targets.fov + offset,
         "log_scale": targets.log_scale + offset,
