@@ -9,10 +9,22 @@ import argparse
 import importlib.metadata
 import sys
 
-from la_pose_core.cli import data_commands, metrics_command, model_commands
+from la_pose_core.cli import (
+    data_commands,
+    evaluate_command,
+    metrics_command,
+    model_commands,
+    train_commands,
+)
 from la_pose_core.cli.common import CommandError
 
-SUBCOMMAND_MODULES = (metrics_command, model_commands, data_commands)
+SUBCOMMAND_MODULES = (
+    metrics_command,
+    model_commands,
+    data_commands,
+    train_commands,
+    evaluate_command,
+)
 
 
 def plugin_modules() -> tuple[list, list[str]]:

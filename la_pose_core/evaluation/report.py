@@ -32,9 +32,10 @@ def plot_top_view(
     axes = figure.subplots()
     centres = anchored(ground_truth)[:, :3, 3]
     axes.plot(centres[:, 0], centres[:, 2], **GROUND_TRUTH_STYLE)
-    for name, trajectory in estimates.items():
+    for order, (name, trajectory) in enumerate(estimates.items()):
         centres = anchored(trajectory)[:, :3, 3]
-        axes.plot(centres[:, 0], centres[:, 2], linewidth=1.5, label=name)
+        # the first method (the one evaluated) is drawn on top of the baselines
+        axes.plot(centres[:, 0], centres[:, 2], linewidth=1.5, label=name, zorder=10 - order)
     axes.plot([0.0], [0.0], "o", color="black")
     axes.set_xlabel("x: right of the first camera (m)")
     axes.set_ylabel("z: ahead of the first camera (m)")

@@ -1,0 +1,276 @@
+"""``la-pose evaluate``: run a trained model over a KITTI-layout sequence, with baselines.
+
+The model runs through the streaming :class:`~la_pose_core.inference.estimator.PoseEstimator`
+(the deployed inference path): every image of the sequence is offered with its stamp, in
+order, and the estimator's frame selector decides which are used (about ``--fps``, by default
+the checkpoint's ``streaming.target_fps``). Its per-pair motions are chained into a trajectory
+of the used frames (a tracking restart, which a gap over ``streaming.max_gap_s`` causes,
+contributes an identity motion and is counted). Every method is evaluated on exactly those
+used frames against the ground truth:
+
+``la_pose``                          the model (metric scale from its own scale head);
+``opencv_vo_gt_scale``               classical monocular OpenCV VO; step lengths from ground
+                                     truth: **metric only with GT scale**;
+``constant_velocity_gt_first_pair``  the first pair's ground-truth motion, repeated.
+
+Outputs in ``--out``: ``metrics.json`` (per method: per-clip AUC@5/@30, ATE-S, ATE-M; whole
+trajectory ATE and KITTI RPE; see :func:`la_pose_core.metrics.evaluate_trajectory`; plus run
+details), ``trajectory.png`` (top view of every method and the ground truth), and
+``trajectories/`` (KITTI ``poses.txt`` files of each method and of the ground truth, and
+``frames.txt``: index and stamp of each used frame). Prints a short JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from la_pose_core.baselines import constant_velocity_trajectory
+from la_pose_core.cli.common import fail, print_json
+from la_pose_core.evaluation.baselines import BASELINES, CONSTANT_VELOCITY, OPENCV_VO, vo_trajectory
+
+LA_POSE = "la_pose"
+NOTES = {
+    LA_POSE: "streaming PoseEstimator; translation in metres from its own scale prediction",
+    OPENCV_VO: "metric only with GT scale: monocular OpenCV VO (essential matrix + "
+    "recoverPose) estimates rotation and translation direction, its step lengths are the "
+    "ground truth's, so its ate_m, ate_full_m and rpe_trans_pct are not comparable with a "
+    "method that estimates scale (auc5, auc30 and ate_s are)",
+    CONSTANT_VELOCITY: "ground-truth motion of the first used pair, applied over every later "
+    "pair's time interval (uses ground truth once)",
+}
+SUMMARY_KEYS = ("auc5", "auc30", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``evaluate`` to the ``la-pose`` subcommands."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint (streaming) and baselines on a KITTI-layout sequence",
+        description="Streams a sequence through the PoseEstimator of --checkpoint, evaluates "
+        "its trajectory and those of the baselines (OpenCV monocular VO with ground-truth step "
+        "lengths, constant velocity) on the same used frames, and writes metrics.json, "
+        "trajectory.png and trajectories/ to --out. Prints a JSON summary.",
+    )
+    parser.add_argument("--checkpoint", required=True, help="checkpoint with a pose estimator")
+    parser.add_argument("--sequence", required=True, help="KITTI-layout folder with poses.txt")
+    parser.add_argument("--camera", default="image_0", help="image folder (default image_0)")
+    parser.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="rate of the used frames (default: the checkpoint's streaming.target_fps)",
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: CHECKPOINT_DIR/eval-SEQUENCE)"
+    )
+    parser.add_argument("--max-frames", type=int, default=None, help="read only the first N frames")
+    parser.add_argument(
+        "--clip-len",
+        type=int,
+        default=None,
+        help="frames per evaluation clip (default: the model's clip_len)",
+    )
+    parser.add_argument(
+        "--baselines",
+        default=",".join(BASELINES),
+        help=f"comma-separated subset of {','.join(BASELINES)}, or 'none' (default: all)",
+    )
+    parser.add_argument(
+        "--vo-features", choices=("klt", "orb"), default="klt", help="OpenCV VO features (klt)"
+    )
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.set_defaults(run=run_evaluate)
+
+
+@dataclass
+class SequenceRun:
+    """What one pass over a sequence produced (trajectories over the used frames)."""
+
+    used: list[int]
+    stamps: np.ndarray  # (N,) stamps of the used frames
+    ground_truth: np.ndarray  # (N, 4, 4)
+    estimates: dict[str, np.ndarray]  # name -> (N, 4, 4)
+    frames_read: int
+    details: dict = field(default_factory=dict)
+
+
+def _parse_baselines(text: str) -> list[str]:
+    if text.strip().lower() in ("", "none"):
+        return []
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(BASELINES))
+    if unknown:
+        fail(f"--baselines: unknown {unknown}; choose from {list(BASELINES)} or 'none'")
+    return names
+
+
+def run_sequence(
+    estimator,
+    sequence,
+    max_frames: int | None = None,
+    baselines: tuple[str, ...] | list[str] = BASELINES,
+    vo_features: str = "klt",
+    progress: bool = False,
+) -> SequenceRun:
+    """Stream ``sequence`` through ``estimator`` and the baselines (see module docstring).
+
+    Args:
+        estimator: a :class:`~la_pose_core.inference.estimator.PoseEstimator` (reset first).
+        sequence: a ``KittiSequence`` (or anything with ``stamps``, ``image(i)``,
+            ``world_from_cam``, ``intrinsics``).
+        max_frames: offer only the first N frames.
+    """
+    from tqdm import tqdm
+
+    from la_pose_core.geometry import chain_relative_poses, pose_from_translation_quaternion
+
+    if sequence.world_from_cam is None:
+        raise ValueError("the sequence has no ground truth (poses.txt)")
+    count = len(sequence.stamps) if max_frames is None else min(max_frames, len(sequence.stamps))
+    estimator.reset()
+    used: list[int] = []
+    motions: list[np.ndarray] = []
+    scales, fovs, step_seconds = [], [], []
+    resets = 0
+    for index in tqdm(
+        range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress
+    ):
+        stamp = float(sequence.stamps[index])
+        start = time.perf_counter()
+        result = estimator.step(sequence.image(index), stamp)
+        elapsed = time.perf_counter() - start
+        if result is None:
+            continue
+        step_seconds.append(elapsed)
+        if used:
+            if result.translation is None:  # tracking restarted: no motion for this pair
+                resets += 1
+                motions.append(np.eye(4))
+            else:
+                motions.append(
+                    pose_from_translation_quaternion(result.translation, result.quaternion)
+                )
+                scales.append(result.scale)
+                fovs.append(result.fov)
+        used.append(index)
+    if len(used) < 2:
+        raise ValueError(
+            f"the estimator used {len(used)} of {count} frames: need at least 2 (more frames, "
+            "or a higher --fps)"
+        )
+    stamps = np.asarray(sequence.stamps, np.float64)[used]
+    ground_truth = np.asarray(sequence.world_from_cam, np.float64)[used]
+    estimates = {LA_POSE: chain_relative_poses(np.stack(motions))}
+    details = {
+        LA_POSE: {
+            "resets": resets,
+            "mean_predicted_scale_m": float(np.mean(scales)) if scales else None,
+            "mean_predicted_fov_deg": math.degrees(float(np.mean(fovs))) if fovs else None,
+            "ms_per_used_frame": 1000.0 * float(np.mean(step_seconds)),
+        }
+    }
+    # the baselines on exactly the used frames (images read again, one at a time)
+    used_images = (sequence.image(index) for index in used)
+    camera_matrix = sequence.intrinsics.matrix
+    if OPENCV_VO in baselines:
+        estimates[OPENCV_VO], stats = vo_trajectory(
+            used_images, ground_truth, camera_matrix, vo_features
+        )
+        details[OPENCV_VO] = {"features": vo_features, **stats.to_dict()}
+    if CONSTANT_VELOCITY in baselines:
+        estimates[CONSTANT_VELOCITY] = constant_velocity_trajectory(ground_truth, stamps)
+    return SequenceRun(used, stamps, ground_truth, estimates, count, details)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from la_pose_core.data.kitti import KittiSequence
+    from la_pose_core.data.trajectory_io import write_kitti_poses
+    from la_pose_core.evaluation import write_report
+    from la_pose_core.inference.estimator import PoseEstimator
+    from la_pose_core.inference.preprocess import input_vertical_fov
+
+    if args.max_frames is not None and args.max_frames < 2:
+        fail(f"--max-frames must be at least 2, got {args.max_frames}")
+    if args.fps is not None and not args.fps > 0:
+        fail(f"--fps must be positive, got {args.fps}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda but CUDA is not available")
+    baselines = _parse_baselines(args.baselines)
+    sequence = KittiSequence(args.sequence, camera=args.camera)
+    if sequence.world_from_cam is None:
+        fail(f"{args.sequence}: no poses.txt (evaluation needs ground truth)")
+    estimator = PoseEstimator.from_checkpoint(args.checkpoint, args.device, args.precision)
+    config = estimator.config
+    if args.fps is not None:  # same modules, frame selection at another rate
+        streaming = dataclasses.replace(config.streaming, target_fps=args.fps)
+        config = dataclasses.replace(config, streaming=streaming)
+        estimator = PoseEstimator(
+            estimator.inverse_dynamics, estimator.pose_head, config, args.device, args.precision
+        )
+    clip_len = args.clip_len if args.clip_len is not None else config.clip_len
+    if clip_len < 2:
+        fail(f"--clip-len must be at least 2, got {clip_len}")
+    out = (
+        Path(args.out)
+        if args.out is not None
+        else Path(args.checkpoint).resolve().parent / f"eval-{Path(args.sequence).resolve().name}"
+    )
+
+    start = time.perf_counter()
+    run = run_sequence(estimator, sequence, args.max_frames, baselines, args.vo_features, True)
+    elapsed = time.perf_counter() - start
+    intrinsics = sequence.intrinsics
+    true_fov = input_vertical_fov(
+        intrinsics.fy, intrinsics.height, intrinsics.width, config.image_height, config.image_width
+    )
+    run.details[LA_POSE]["input_fov_deg"] = math.degrees(true_fov)
+    extra = {
+        "checkpoint": str(args.checkpoint),
+        "sequence": str(args.sequence),
+        "camera": args.camera,
+        "model_config": config.name,
+        "target_fps": config.streaming.target_fps,
+        "clip_len": clip_len,
+        "frames_read": run.frames_read,
+        "frames_used": len(run.used),
+        "used_frames": run.used,
+        "used_stamps": run.stamps.tolist(),
+        "elapsed_s": elapsed,
+        "notes": {name: NOTES[name] for name in run.estimates},
+        "details": run.details,
+    }
+    title = (
+        f"{Path(args.sequence).name}: {len(run.used)} frames at {config.streaming.target_fps:g} fps"
+    )
+    report = write_report(out, run.ground_truth, run.estimates, clip_len, title, extra)
+    trajectories = out / "trajectories"
+    trajectories.mkdir(exist_ok=True)
+    write_kitti_poses(trajectories / "ground_truth.txt", run.ground_truth)
+    for name, trajectory in run.estimates.items():
+        write_kitti_poses(trajectories / f"{name}.txt", trajectory)
+    frames = "".join(f"{i} {s:.9f}\n" for i, s in zip(run.used, run.stamps, strict=True))
+    (trajectories / "frames.txt").write_text(frames)
+    print_json(
+        {
+            "out": str(out),
+            "frames_read": run.frames_read,
+            "frames_used": len(run.used),
+            "clip_len": clip_len,
+            "methods": {
+                name: {key: metrics[key] for key in SUMMARY_KEYS}
+                for name, metrics in report["methods"].items()
+            },
+        }
+    )
+    return 0

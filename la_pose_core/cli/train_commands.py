@@ -1,0 +1,221 @@
+"""``la-pose train tokenizer|pretrain|posttrain``: train one stage of LA-Pose on clip shards.
+
+Single process::
+
+    la-pose train tokenizer --config tiny --data shards/ --out runs/tok --steps 2000
+    la-pose train pretrain  --init runs/tok/model.pt --data shards/ --out runs/pre
+    la-pose train posttrain --init runs/pre/model.pt --data posed/ --out runs/post
+
+Several processes (DDP; gloo on CPU, nccl on CUDA)::
+
+    torchrun --nproc_per_node 4 -m la_pose_core.cli.train_commands train pretrain ...
+
+(``la-pose`` itself works under ``torchrun`` too once the command is registered.) A stopped run
+(SIGTERM, Ctrl-C: a checkpoint is written first) continues with the same ``--out`` and
+``--resume``. The run folder's layout is documented in :mod:`la_pose_core.training.trainer`.
+Prints a JSON summary on success (rank 0); progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from la_pose_core.cli.common import CommandError, fail, print_json
+from la_pose_core.model.config import PRESETS, LAPoseConfig, get_config
+from la_pose_core.training.stages import STAGES, Stage
+from la_pose_core.training.trainer import RUN_FORMAT, Trainer, TrainOptions, resume_options
+
+DEFAULTS = TrainOptions(stage="tokenizer", run_dir="", data=[])
+
+
+def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
+    # Every option defaults to None so that a --resume can tell what was given again.
+    parser.add_argument(
+        "--config",
+        metavar="NAME|PATH.json",
+        help=f"model config: a preset ({', '.join(sorted(PRESETS))}), a JSON file of "
+        "LAPoseConfig.to_dict(), or a run's config.json (default: the --init checkpoint's)",
+    )
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        metavar="SHARDS",
+        help="clip shards: folders of .tar, globs ('shards/*.tar'), brace patterns or files"
+        + (" (posed clips with intrinsics)" if stage.with_labels else ""),
+    )
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
+    parser.add_argument("--steps", type=int, help=f"optimizer steps (default {DEFAULTS.steps})")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"clips per micro-batch and process (default {DEFAULTS.batch_size})",
+    )
+    parser.add_argument(
+        "--grad-accum", type=int, help="micro-batches per optimizer step (default 1)"
+    )
+    parser.add_argument(
+        "--lr", type=float, help=f"peak learning rate (default {stage.default_lr:g})"
+    )
+    parser.add_argument(
+        "--min-lr-ratio",
+        type=float,
+        help=f"final / peak learning rate of the cosine decay (default {DEFAULTS.min_lr_ratio})",
+    )
+    parser.add_argument(
+        "--warmup-steps", type=int, help="linear warm-up steps (default 5%% of --steps, <= 1000)"
+    )
+    parser.add_argument(
+        "--weight-decay", type=float, help=f"AdamW weight decay (default {DEFAULTS.weight_decay})"
+    )
+    parser.add_argument(
+        "--clip-grad",
+        type=float,
+        help=f"gradient norm clipping, 0: off (default {DEFAULTS.clip_grad})",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help=f"write RUN_DIR/last.pt every N steps, 0: only at the end and on signals "
+        f"(default {DEFAULTS.checkpoint_every})",
+    )
+    parser.add_argument(
+        "--log-every", type=int, help=f"TensorBoard interval (default {DEFAULTS.log_every})"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=None,
+        help="continue the run in --out from its last.pt to the same final step",
+    )
+    init_help = {
+        "tokenizer": "continue from a checkpoint holding a tokenizer",
+        "pretrain": "checkpoint of a trained tokenizer (required; frozen)",
+        "posttrain": "pretraining checkpoint whose inverse dynamics becomes the backbone "
+        "(a post-training checkpoint continues whole; none: random backbone, an ablation)",
+    }[stage.name]
+    parser.add_argument("--init", metavar="CKPT", help=init_help)
+    if stage.name == "posttrain":
+        parser.add_argument(
+            "--finetune-backbone",
+            action="store_true",
+            default=None,
+            help="train the inverse dynamics backbone too (default: frozen)",
+        )
+    if stage.supports_outlier_filter:
+        parser.add_argument(
+            "--outlier-filter",
+            action="store_true",
+            default=None,
+            help="drop samples whose loss exceeds mean + sigma std of recent losses (noisy labels)",
+        )
+        parser.add_argument(
+            "--outlier-window",
+            type=int,
+            help=f"recent per-sample losses kept (default {DEFAULTS.outlier_window})",
+        )
+        parser.add_argument(
+            "--outlier-sigma", type=float, help=f"threshold (default {DEFAULTS.outlier_sigma})"
+        )
+    parser.add_argument("--seed", type=int, help="initialisation and shuffling seed (default 0)")
+    parser.add_argument(
+        "--shuffle-buffer",
+        type=int,
+        help=f"clips in the shuffle buffer (default {DEFAULTS.shuffle_buffer})",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    parser.add_argument(
+        "--precision",
+        choices=("bf16", "fp32"),
+        help="bf16 autocast on CUDA (default); CPU always trains in fp32",
+    )
+    parser.add_argument(
+        "--num-workers", type=int, help="data loader processes per rank (default 0)"
+    )
+    parser.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_const",
+        const=False,
+        default=None,
+        help="no progress bar",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train`` (with its three stages) to the ``la-pose`` subcommands."""
+    train = subparsers.add_parser(
+        "train",
+        help="train a stage: tokenizer, pretrain, posttrain",
+        description="Train one LA-Pose stage on clip shards (la-pose shards). Checkpoints, "
+        "TensorBoard logs and the resolved config go to --out; SIGTERM/SIGINT save a "
+        "checkpoint and stop (exit 128 + signal); --resume continues. Runs under torchrun "
+        "for DDP.",
+    )
+    stages = train.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for stage in STAGES.values():
+        parser = stages.add_parser(
+            stage.name, help=stage.description, description=stage.description
+        )
+        _add_arguments(parser, stage)
+        parser.set_defaults(run=run_train)
+
+
+def load_config(text: str) -> LAPoseConfig:
+    """``--config``: a preset name, a JSON ``LAPoseConfig`` or a training run's config.json."""
+    if text in PRESETS:
+        return get_config(text)
+    path = Path(text)
+    if not path.is_file():
+        fail(f"--config {text}: neither a preset ({', '.join(sorted(PRESETS))}) nor a file")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        fail(f"--config {text}: not JSON ({error})")
+    if isinstance(data, dict) and data.get("format") == RUN_FORMAT:
+        data = data["model_config"]
+    return LAPoseConfig.from_dict(data)
+
+
+OPTION_NAMES = [f.name for f in dataclasses.fields(TrainOptions)]
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options given on the command line (None: not given), keyed by TrainOptions field."""
+    given = {"stage": args.stage, "run_dir": args.out}
+    for name in OPTION_NAMES:
+        if name in ("stage", "run_dir"):
+            continue
+        value = getattr(args, name, None)
+        if name == "config" and value is not None:
+            value = load_config(value)
+        given[name] = value
+    return given
+
+
+def run_train(args: argparse.Namespace) -> int:
+    given = given_options(args)
+    if args.resume:
+        options = resume_options(args.out, given)
+    else:
+        if given["data"] is None:
+            fail("--data is required (unless --resume)")
+        options = TrainOptions(
+            **{name: value for name, value in given.items() if value is not None}
+        )
+    try:
+        result = Trainer(options, resume=bool(args.resume)).run()
+    except FloatingPointError as error:
+        raise CommandError(str(error)) from None
+    if os.environ.get("RANK", "0") == "0":
+        summary = dict(result.summary)  # summary.json also lists the clip keys each rank read
+        summary["ranks"] = [
+            {name: value for name, value in rank.items() if name != "keys_by_epoch"}
+            for rank in summary["ranks"]
+        ]
+        print_json(summary)
+    return result.exit_code

@@ -1,0 +1,279 @@
+"""The three training stages as small adapters of the one trainer loop.
+
+Each stage says which module it trains, which batch fields it needs, how a batch becomes a
+loss, and which parts go into its checkpoints:
+
+``tokenizer``
+    trains :class:`~la_pose_core.model.tokenizer.Tokenizer` (VQ-VAE) on the single frames of
+    unlabelled clips (a batch of ``B`` clips of ``T`` frames is ``B T`` images). ``--init``
+    (optional) continues from a checkpoint holding a tokenizer. Saves ``tokenizer``.
+``pretrain``
+    trains :class:`~la_pose_core.model.lapose.LAPosePretrainer` (inverse + forward dynamics,
+    next-frame code cross-entropy) on unlabelled clips. ``--init`` (required) is a checkpoint
+    holding a trained tokenizer, which stays frozen. Saves ``pretrainer`` and
+    ``inverse_dynamics`` (the part post-training needs).
+``posttrain``
+    trains :class:`~la_pose_core.model.lapose.LAPosePosttrainer` (pose head, L1 losses) on
+    posed clips. ``--init`` is a pretraining checkpoint whose inverse dynamics model becomes the
+    backbone, frozen unless ``finetune_backbone`` (even then its action bottleneck stays frozen:
+    the pose head reads the latent actions before it); an init that is itself a post-training
+    checkpoint continues it whole (head included); no ``--init`` trains on a randomly
+    initialised backbone (an ablation). Saves ``posttrainer``, which
+    :meth:`la_pose_core.inference.estimator.PoseEstimator.from_checkpoint` loads.
+
+Clips must have the config's ``clip_len`` frames for ``pretrain`` and ``posttrain`` (the
+length of the streaming window); any length works for the tokenizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from la_pose_core.model.checkpoint import Checkpoint
+from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.inverse_dynamics import InverseDynamics
+from la_pose_core.model.lapose import LAPosePosttrainer, LAPosePretrainer
+from la_pose_core.model.targets import PoseTargets
+from la_pose_core.model.tokenizer import Tokenizer
+
+POSE_TERMS = ("loss_translation", "loss_rotation", "loss_fov", "loss_scale")
+
+
+@dataclass
+class StepOutput:
+    """What a stage returns for one micro-batch.
+
+    Attributes:
+        loss: ``()`` the batch-mean loss to back-propagate (used when no filter is active).
+        terms: detached ``()`` scalars to log (``loss`` included).
+        per_sample: ``(B,)`` per-clip losses with their graph, when asked for (outlier filter).
+        clips: clips in the micro-batch.
+    """
+
+    loss: Tensor
+    terms: dict[str, Tensor]
+    per_sample: Tensor | None = None
+    clips: int = 0
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a ``DistributedDataParallel`` wrapper (or the module itself)."""
+    return getattr(model, "module", model)
+
+
+def _sections_differ(config: LAPoseConfig, other: LAPoseConfig, names: tuple[str, ...]) -> list:
+    problems = []
+    for name in names:
+        mine, theirs = getattr(config, name), getattr(other, name)
+        if mine != theirs:
+            problems.append(f"{name}: run {mine!r} vs --init {theirs!r}")
+    return problems
+
+
+def _tokenizer_of(init: Checkpoint) -> Tokenizer:
+    if "tokenizer" in init.modules:
+        return init.modules["tokenizer"]
+    if "pretrainer" in init.modules:
+        return init.modules["pretrainer"].tokenizer
+    raise ValueError(f"--init holds no tokenizer (parts: {sorted(init.modules)})")
+
+
+def _inverse_dynamics_of(init: Checkpoint) -> InverseDynamics:
+    for name in ("inverse_dynamics", "pretrainer", "posttrainer"):
+        if name in init.modules:
+            module = init.modules[name]
+            return module if name == "inverse_dynamics" else module.inverse_dynamics
+    raise ValueError(f"--init holds no inverse dynamics model (parts: {sorted(init.modules)})")
+
+
+@dataclass
+class Stage:
+    """Base adapter; see the module docstring for the three stages."""
+
+    name: str = ""
+    description: str = ""
+    with_labels: bool | None = False  # ClipShardDataset(with_labels=...)
+    init_required: bool = False
+    default_lr: float = 3e-4
+    supports_outlier_filter: bool = False
+    fixed_clip_len: bool = True
+    init_sections: tuple[str, ...] = field(default_factory=tuple)
+
+    def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
+        """Why ``init``'s weights cannot serve a run with ``config`` (empty: they can)."""
+        return _sections_differ(config, init.config, self.init_sections)
+
+    def build(
+        self, config: LAPoseConfig, init: Checkpoint | None, finetune_backbone: bool = False
+    ) -> nn.Module:
+        raise NotImplementedError
+
+    def parts(self, model: nn.Module) -> dict[str, nn.Module]:
+        """Checkpoint parts of the (unwrapped) trained module."""
+        raise NotImplementedError
+
+    def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
+        frames = batch["frames"]
+        if self.fixed_clip_len and frames.shape[1] != config.clip_len:
+            raise ValueError(
+                f"clips of {frames.shape[1]} frames, but the {config.name!r} config has "
+                f"clip_len {config.clip_len} (write shards with --clip-len {config.clip_len})"
+            )
+
+    def step(
+        self, model: nn.Module, batch: dict[str, Any], device: torch.device, per_sample: bool
+    ) -> StepOutput:
+        raise NotImplementedError
+
+
+class TokenizerStage(Stage):
+    def __init__(self) -> None:
+        super().__init__(
+            name="tokenizer",
+            description="VQ-VAE tokenizer on single frames (reconstruction + commitment)",
+            with_labels=False,
+            init_required=False,
+            default_lr=3e-4,
+            fixed_clip_len=False,
+            init_sections=("image_height", "image_width", "tokenizer"),
+        )
+
+    def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
+        problems = super().config_problems(config, init)
+        try:
+            _tokenizer_of(init)
+        except ValueError as error:
+            problems.append(str(error))
+        return problems
+
+    def build(self, config, init, finetune_backbone=False) -> nn.Module:
+        tokenizer = Tokenizer(config)
+        if init is not None:
+            tokenizer.load_state_dict(_tokenizer_of(init).state_dict())
+        return tokenizer
+
+    def parts(self, model: nn.Module) -> dict[str, nn.Module]:
+        return {"tokenizer": model}
+
+    def step(self, model, batch, device, per_sample) -> StepOutput:
+        frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+        outputs = model(frames.flatten(0, 1))  # (B T) single frames
+        terms = {
+            name: outputs[name].detach()
+            for name in ("loss", "loss_reconstruction", "loss_commitment")
+        }
+        return StepOutput(outputs["loss"], terms, None, frames.shape[0])
+
+
+class PretrainStage(Stage):
+    def __init__(self) -> None:
+        super().__init__(
+            name="pretrain",
+            description="latent action pretraining (inverse + forward dynamics, frozen tokenizer)",
+            with_labels=False,
+            init_required=True,
+            default_lr=3e-4,
+            init_sections=("image_height", "image_width", "tokenizer"),
+        )
+
+    def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
+        problems = super().config_problems(config, init)
+        try:
+            _tokenizer_of(init)
+        except ValueError as error:
+            problems.append(str(error))
+        return problems
+
+    def build(self, config, init, finetune_backbone=False) -> nn.Module:
+        tokenizer = Tokenizer(config)
+        if init is not None:
+            tokenizer.load_state_dict(_tokenizer_of(init).state_dict())
+        return LAPosePretrainer(config, tokenizer)
+
+    def parts(self, model: nn.Module) -> dict[str, nn.Module]:
+        return {"pretrainer": model, "inverse_dynamics": model.inverse_dynamics}
+
+    def step(self, model, batch, device, per_sample) -> StepOutput:
+        frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+        dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
+        outputs = model(frames, dt)
+        with torch.no_grad():
+            predicted = outputs["logits"].argmax(dim=-1)  # (B, T-1, h, w)
+            accuracy = (predicted == outputs["indices"][:, 1:]).float().mean()
+        terms = {"loss": outputs["loss"].detach(), "code_accuracy": accuracy}
+        return StepOutput(outputs["loss"], terms, None, frames.shape[0])
+
+
+class PosttrainStage(Stage):
+    def __init__(self) -> None:
+        super().__init__(
+            name="posttrain",
+            description="pose head on posed clips (L1 losses), inverse dynamics frozen",
+            with_labels=True,
+            init_required=False,
+            default_lr=1e-3,
+            supports_outlier_filter=True,
+            init_sections=("image_height", "image_width", "clip_len", "inverse_dynamics"),
+        )
+
+    def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
+        problems = super().config_problems(config, init)
+        if "posttrainer" in init.modules:
+            problems += _sections_differ(config, init.config, ("pose_head",))
+        try:
+            _inverse_dynamics_of(init)
+        except ValueError as error:
+            problems.append(str(error))
+        return problems
+
+    def build(self, config, init, finetune_backbone=False) -> nn.Module:
+        model = LAPosePosttrainer(config, InverseDynamics(config), freeze_backbone=True)
+        if init is not None:
+            if "posttrainer" in init.modules:
+                model.load_state_dict(init.modules["posttrainer"].state_dict())
+            else:
+                model.inverse_dynamics.load_state_dict(_inverse_dynamics_of(init).state_dict())
+        model.freeze_backbone(not finetune_backbone)
+        # The action bottleneck feeds the forward dynamics model only, not the pose head: it
+        # stays as pretrained (DDP also needs every trainable parameter to get a gradient).
+        model.inverse_dynamics.bottleneck.requires_grad_(False)
+        return model
+
+    def parts(self, model: nn.Module) -> dict[str, nn.Module]:
+        return {"posttrainer": model}
+
+    def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
+        super().check_batch(batch, config)
+        missing = [name for name in ("relative_poses", "fov") if name not in batch]
+        if missing:
+            raise ValueError(
+                f"post-training needs posed clips with intrinsics; the batch lacks {missing}"
+            )
+
+    def step(self, model, batch, device, per_sample) -> StepOutput:
+        frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+        dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
+        targets = PoseTargets.from_relative_poses(
+            batch["relative_poses"].numpy(), batch["fov"].numpy()
+        ).to(device)
+        outputs = model(frames, dt, targets)
+        terms = {name: outputs[name].detach() for name in ("loss", *POSE_TERMS)}
+        losses = None
+        if per_sample:
+            losses = unwrap(model).pose_loss.per_sample(outputs, targets)  # (B,)
+        return StepOutput(outputs["loss"], terms, losses, frames.shape[0])
+
+
+STAGES: dict[str, Stage] = {
+    stage.name: stage for stage in (TokenizerStage(), PretrainStage(), PosttrainStage())
+}
+
+
+def get_stage(name: str) -> Stage:
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r}; choose one of {sorted(STAGES)}")
+    return STAGES[name]
