@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="first wait up to this long until every played topic has a subscriber",
+        help="first wait up to this long until the bag's image topics have a subscriber",
     )
     play.set_defaults(run=run_play)
 

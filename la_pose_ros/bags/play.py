@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from rosbags.convert.converter import generate_message_converter
 
-from la_pose_ros.bags.reader import open_bag
+from la_pose_ros.bags.reader import IMAGE_TYPES, open_bag
 from la_pose_ros.bags.typestore import bag_typestore
 
 LATCHED_TOPICS = ("/tf_static",)
@@ -37,13 +38,15 @@ def play_bag(
     node: Node | None = None,
     start_delay_s: float = 1.0,
     wait_for_subscribers_s: float = 0.0,
+    wait_topics: list[str] | None = None,
 ) -> int:
     """Publish the bag (blocking); returns the number of messages published.
 
     ``node``: an existing rclpy node to publish from (rclpy already initialised); by default one
     is created (and rclpy initialised and shut down) here. ``start_delay_s`` gives subscribers
     time to discover the publishers before the first message; with ``wait_for_subscribers_s``
-    it first waits (up to that long) until every topic has a subscriber, so nothing is lost.
+    it first waits (up to that long) until each of ``wait_topics`` (default: the bag's image
+    topics) has a subscriber, so a node started at the same time misses nothing.
     """
     if rate <= 0.0:
         raise ValueError(f"rate must be positive, got {rate}")
@@ -78,9 +81,12 @@ def play_bag(
                     src_is2=reader.is2,
                     dst_is2=True,
                 )
+            if wait_topics is None:
+                wait_topics = [c.topic for c in connections if c.msgtype in IMAGE_TYPES]
+            waited_for = [publishers[topic] for topic in wait_topics if topic in publishers]
             deadline = time.monotonic() + wait_for_subscribers_s
             while time.monotonic() < deadline and not all(
-                publisher.get_subscription_count() > 0 for publisher in publishers.values()
+                publisher.get_subscription_count() > 0 for publisher in waited_for
             ):
                 time.sleep(0.05)
             time.sleep(start_delay_s)
@@ -96,6 +102,8 @@ def play_bag(
                     published += 1
                 if not loop or not rclpy.ok(context=node.context):
                     break
+            for publisher in publishers.values():  # reliable delivery of the last messages
+                publisher.wait_for_all_acked(Duration(seconds=5.0))
     finally:
         if own_node:
             node.destroy_node()
