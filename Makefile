@@ -1,5 +1,7 @@
 # la_pose: one-command environment, tests and lint.
 #
+#   make demo     set everything up, then run the node live on a synthetic drive and report
+#                 (make demo INPUT=path/to/kitti_folder_or_bag for your own data)
 #   make test     set everything up (first run ~2 min) and run lint + the whole test suite
 #   make setup    only create/update .venv
 #
@@ -24,7 +26,9 @@ STAMP_PACKAGE := $(VENV)/.stamp-package
 INTERFACE_SOURCES := $(wildcard msg/*.msg msg/cmake/*.cmake) msg/CMakeLists.txt msg/package.xml \
 	$(wildcard tools/ros_shims/tf2_msgs/*.* tools/ros_shims/tf2_msgs/msg/*.msg) tools/build_interfaces.sh
 
-.PHONY: setup test lint format lock clean
+INPUT ?=
+
+.PHONY: setup demo test lint format lock clean
 .DEFAULT_GOAL := test
 
 setup: $(STAMP_PACKAGE)
@@ -44,6 +48,9 @@ $(STAMP_MSGS): $(STAMP_DEPS) $(INTERFACE_SOURCES)
 $(STAMP_PACKAGE): $(STAMP_MSGS) setup.py setup.cfg package.xml
 	$(BIN)/pip install -qq --no-deps --no-build-isolation -e .
 	touch $@
+
+demo: setup
+	$(BIN)/python -m la_pose_ros.demo $(INPUT)
 
 lint: setup
 	$(BIN)/ruff check .
