@@ -82,6 +82,23 @@ def _tokenizer_of(init: Checkpoint) -> Tokenizer:
     raise ValueError(f"--init holds no tokenizer (parts: {sorted(init.modules)})")
 
 
+def _tokenizer_problems(init: Checkpoint | None) -> list[str]:
+    """Why ``init`` cannot provide a tokenizer (empty when it can)."""
+    try:
+        _tokenizer_of(init)
+    except ValueError as error:
+        return [str(error)]
+    return []
+
+
+def _initial_tokenizer(config: LAPoseConfig, init: Checkpoint | None) -> Tokenizer:
+    """A fresh tokenizer, with ``init``'s weights when given."""
+    tokenizer = Tokenizer(config)
+    if init is not None:
+        tokenizer.load_state_dict(_tokenizer_of(init).state_dict())
+    return tokenizer
+
+
 def _inverse_dynamics_of(init: Checkpoint) -> InverseDynamics:
     for name in ("inverse_dynamics", "pretrainer", "posttrainer"):
         if name in init.modules:
@@ -143,18 +160,10 @@ class TokenizerStage(Stage):
         )
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
-        problems = super().config_problems(config, init)
-        try:
-            _tokenizer_of(init)
-        except ValueError as error:
-            problems.append(str(error))
-        return problems
+        return super().config_problems(config, init) + _tokenizer_problems(init)
 
     def build(self, config, init, finetune_backbone=False) -> nn.Module:
-        tokenizer = Tokenizer(config)
-        if init is not None:
-            tokenizer.load_state_dict(_tokenizer_of(init).state_dict())
-        return tokenizer
+        return _initial_tokenizer(config, init)
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
         return {"tokenizer": model}
@@ -181,18 +190,10 @@ class PretrainStage(Stage):
         )
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
-        problems = super().config_problems(config, init)
-        try:
-            _tokenizer_of(init)
-        except ValueError as error:
-            problems.append(str(error))
-        return problems
+        return super().config_problems(config, init) + _tokenizer_problems(init)
 
     def build(self, config, init, finetune_backbone=False) -> nn.Module:
-        tokenizer = Tokenizer(config)
-        if init is not None:
-            tokenizer.load_state_dict(_tokenizer_of(init).state_dict())
-        return LAPosePretrainer(config, tokenizer)
+        return LAPosePretrainer(config, _initial_tokenizer(config, init))
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
         return {"pretrainer": model, "inverse_dynamics": model.inverse_dynamics}
