@@ -7,6 +7,7 @@ replay writes them; both therefore produce the same messages from the same image
 
 from dataclasses import dataclass
 
+from builtin_interfaces.msg import Time
 from nav_msgs.msg import Path
 from tf2_msgs.msg import TFMessage
 
@@ -27,7 +28,9 @@ DEFAULT_CAMERA_FRAME = "camera_optical"
 class PipelineOutput:
     result: StepResult
     estimate: OdometryEstimate
-    messages: dict  # key of OUTPUTS -> rclpy message; a key is absent when it has no message
+    # key of OUTPUTS -> rclpy message; a key is absent when it has no message. Publish or write
+    # them before the next process() call: the path message is the pipeline's own, updated
+    messages: dict
 
 
 class OdometryPipeline:
@@ -77,7 +80,8 @@ class OdometryPipeline:
 
     def build_messages(self, header, result: StepResult, estimate: OdometryEstimate) -> dict:
         settings = self.settings
-        stamp = messages.seconds_to_time(messages.stamp_to_seconds(header.stamp))
+        # the input's stamp, copied field by field (exact; also from rosbags messages)
+        stamp = Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec)
         camera_frame = settings.frames.camera_frame or header.frame_id or DEFAULT_CAMERA_FRAME
         odom_frame, base_frame = settings.frames.odom_frame, settings.frames.base_frame
         out = {}
