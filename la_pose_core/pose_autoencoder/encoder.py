@@ -1,0 +1,166 @@
+"""Pose encoder of the Camera Pose Auto-Encoder (Shavit & Keller): relative pose -> latent action.
+
+A relative pose ``cam_t_from_cam_{t+1}`` (camera optical frame, metres; see
+``la_pose_core.geometry``) is given as its translation ``t`` (3) and quaternion ``q``
+``(x, y, z, w)`` (4), optionally with the frame rate (1, frames per second) of the pair. Each
+input coordinate ``x`` is embedded with Fourier features (NeRF-style, frequencies ``2^l``,
+``l = 0 .. L-1``, no factor pi, the input kept):
+
+    gamma(x) = [x, sin(2^0 x), cos(2^0 x), ..., sin(2^(L-1) x), cos(2^(L-1) x)]   (1 + 2L values)
+
+and a 4-layer ReLU MLP ``(64, 128, 256, d)`` maps the concatenated embeddings to the
+``d``-dimensional latent-action space of the inverse dynamics model.
+
+``q`` and ``-q`` are the same rotation: quaternions are normalised and brought to the canonical
+sign of ``la_pose_core.geometry.canonical_quaternion`` (``w >= 0``; for ``w = 0`` the first
+non-zero of ``x, y, z`` positive) before the embedding, so both give the same latent.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from la_pose_core.geometry import translation_quaternion_from_pose
+
+POSE_COORDINATES = 3 + 4  # translation + quaternion
+SIGN_EPS = 1e-9  # |component| below this counts as zero when choosing the quaternion sign
+
+
+def canonical_quaternion_torch(quaternion: Tensor) -> Tensor:
+    """``(..., 4)`` quaternions ``(x, y, z, w)`` -> unit, canonical sign (torch, differentiable).
+
+    Same rule as :func:`la_pose_core.geometry.canonical_quaternion`: the first component of
+    ``(w, x, y, z)`` whose magnitude exceeds ``SIGN_EPS`` is made positive.
+    """
+    unit = quaternion / quaternion.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (..., 4)
+    scalar_first = unit[..., [3, 0, 1, 2]]  # (..., 4) w, x, y, z
+    nonzero = (scalar_first.abs() > SIGN_EPS).to(torch.int64)  # (..., 4)
+    leading = nonzero.argmax(dim=-1, keepdim=True)  # (..., 1) first non-zero (argmax of 0/1)
+    leading_value = scalar_first.gather(-1, leading)  # (..., 1)
+    sign = torch.where(leading_value < 0, -1.0, 1.0).to(unit.dtype)  # (..., 1)
+    return unit * sign  # (..., 4)
+
+
+class FourierFeatures(nn.Module):
+    """``gamma(x)`` per coordinate: ``(..., C)`` -> ``(..., C (1 + 2L))`` (see module docstring)."""
+
+    def __init__(self, levels: int) -> None:
+        super().__init__()
+        if levels < 0:
+            raise ValueError(f"fourier levels must be >= 0, got {levels}")
+        self.levels = levels
+        frequencies = 2.0 ** torch.arange(levels, dtype=torch.float32)  # (L,)
+        self.register_buffer("frequencies", frequencies, persistent=False)
+
+    def output_dim(self, coordinates: int) -> int:
+        """Embedding size of ``coordinates`` inputs: ``coordinates * (1 + 2L)``."""
+        return coordinates * (1 + 2 * self.levels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        angles = x[..., :, None] * self.frequencies.to(x.dtype)  # (..., C, L)
+        per_coordinate = torch.cat(
+            (x[..., :, None], angles.sin(), angles.cos()), dim=-1
+        )  # (..., C, 1 + 2L)
+        return per_coordinate.flatten(-2)  # (..., C (1 + 2L))
+
+
+class PoseEncoder(nn.Module):
+    """Relative pose (and optional frame rate) -> latent action ``(..., d)``.
+
+    Args:
+        latent_dim: ``d``, the latent-action size of the inverse dynamics model
+            (``config.inverse_dynamics.dim``).
+        fourier_levels: ``L``, Fourier frequencies per coordinate.
+        hidden: widths of the first three ReLU layers; the fourth maps to ``d``.
+        use_fps: whether :meth:`forward` takes the frame rate as an eighth coordinate.
+        translation_scale: metres per unit of the embedded translation (translations are divided
+            by it before the Fourier features, to keep ``2^(L-1) t`` in a useful range).
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        fourier_levels: int = 6,
+        hidden: tuple[int, ...] = (64, 128, 256),
+        use_fps: bool = False,
+        translation_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if translation_scale <= 0:
+            raise ValueError(f"translation_scale must be positive, got {translation_scale}")
+        self.latent_dim = latent_dim
+        self.use_fps = use_fps
+        self.translation_scale = translation_scale
+        self.fourier = FourierFeatures(fourier_levels)
+        self.input_coordinates = POSE_COORDINATES + int(use_fps)
+        widths = [self.fourier.output_dim(self.input_coordinates), *hidden, latent_dim]
+        layers: list[nn.Module] = []
+        for index, (width_in, width_out) in enumerate(itertools.pairwise(widths)):
+            layers.append(nn.Linear(width_in, width_out))
+            if index < len(widths) - 2:
+                layers.append(nn.ReLU())
+        self.mlp = nn.Sequential(*layers)
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size of the Fourier embedding that enters the MLP."""
+        return self.fourier.output_dim(self.input_coordinates)
+
+    def pose_features(
+        self, translation: Tensor, quaternion: Tensor, fps: Tensor | None = None
+    ) -> Tensor:
+        """Raw coordinates ``(..., 7)`` or ``(..., 8)``: ``[t / scale, canonical q, (fps)]``."""
+        if self.use_fps and fps is None:
+            raise ValueError("this encoder was built with use_fps=True: pass fps")
+        if not self.use_fps and fps is not None:
+            raise ValueError("this encoder was built with use_fps=False: fps must be None")
+        parts = [
+            translation / self.translation_scale,  # (..., 3)
+            canonical_quaternion_torch(quaternion),  # (..., 4)
+        ]
+        if fps is not None:
+            fps = torch.as_tensor(fps, dtype=translation.dtype, device=translation.device)
+            parts.append(torch.broadcast_to(fps, translation.shape[:-1])[..., None])  # (..., 1)
+        return torch.cat(parts, dim=-1)  # (..., 7 or 8)
+
+    def forward(self, translation: Tensor, quaternion: Tensor, fps: Tensor | None = None) -> Tensor:
+        """Latent actions of relative poses.
+
+        Args:
+            translation: ``(..., 3)`` metric translation of ``cam_t_from_cam_{t+1}`` (metres).
+            quaternion: ``(..., 4)`` its rotation ``(x, y, z, w)``, any sign and norm.
+            fps: frame rate of the pairs (frames per second), broadcastable to ``(...)``;
+                required exactly when ``use_fps``.
+        Returns:
+            ``(..., d)`` latent actions.
+        """
+        features = self.pose_features(translation, quaternion, fps)  # (..., C)
+        embedded = self.fourier(features)  # (..., C (1 + 2L))
+        return self.mlp(embedded)  # (..., d)
+
+    def encode_relative_poses(
+        self, relative_poses: np.ndarray | Tensor, fps: Tensor | float | None = None
+    ) -> Tensor:
+        """Latent actions ``(..., d)`` of ``(..., 4, 4)`` metric relative poses."""
+        translation, quaternion = pose_tensors(relative_poses, self._device())
+        return self(translation, quaternion, None if fps is None else torch.as_tensor(fps))
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+def pose_tensors(
+    relative_poses: np.ndarray | Tensor, device: torch.device | str = "cpu"
+) -> tuple[Tensor, Tensor]:
+    """``(..., 4, 4)`` poses -> float32 translation ``(..., 3)`` and quaternion ``(..., 4)``."""
+    if isinstance(relative_poses, Tensor):
+        relative_poses = relative_poses.detach().cpu().numpy()
+    translation, quaternion = translation_quaternion_from_pose(relative_poses)  # (...,3), (...,4)
+    return (
+        torch.as_tensor(translation, dtype=torch.float32, device=device),
+        torch.as_tensor(quaternion, dtype=torch.float32, device=device),
+    )

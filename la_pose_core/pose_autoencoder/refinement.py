@@ -1,0 +1,198 @@
+"""Test-time refinement of a translation with a bank of known motions (Camera Pose Auto-Encoder).
+
+Given the latent action ``z`` ``(d,)`` of a pair and the pose head's initial translation ``t0``:
+
+1. retrieve the ``k`` bank motions whose translations are nearest to ``t0`` (Euclidean, metres);
+2. take their encoded latents ``z^_1 .. z^_k`` (precomputed by the pose encoder when the bank is
+   built);
+3. solve for affine weights ``a`` (``sum_i a_i = 1``) minimising
+   ``||z - sum_i a_i z^_i||^2 + lambda ||a||^2``;
+4. refined translation ``t = sum_i a_i t_i``.
+
+Step 3 in closed form: with the Gram matrix ``G = Z Z^T`` (``Z`` the ``(k, d)`` stacked ``z^_i``)
+and ``b = Z z``, the Lagrangian ``a^T (G + lambda I) a - 2 b^T a + 2 mu (1^T a - 1)`` gives the
+KKT system
+
+    [ G + lambda I   1 ] [ a  ]   [ b ]
+    [ 1^T            0 ] [ mu ] = [ 1 ]
+
+``lambda = ridge * trace(G) / k`` (relative, so it does not depend on the latent scale) keeps
+the system solvable when bank latents coincide; with the default ``ridge`` it moves an exact
+solution by about ``1e-9`` relative.
+
+**Bank contents.** The bank must hold motions of the *post-training* set only (the clips whose
+ground-truth poses trained the pose head and the encoder). It must never contain motions of
+evaluation or test sequences: that would leak ground truth into the estimate and void every
+reported metric. :class:`MotionBank` records a ``source`` label for this reason.
+
+Poses follow ``la_pose_core.geometry``: ``cam_t_from_cam_{t+1}``, camera optical frame, metres,
+quaternions ``(x, y, z, w)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from la_pose_core.geometry import translation_quaternion_from_pose
+from la_pose_core.pose_autoencoder.encoder import PoseEncoder
+
+DEFAULT_RIDGE = 1e-9
+
+
+@dataclass
+class MotionBank:
+    """Known relative motions of the post-training set and their encoded latents.
+
+    Never build one from evaluation data (see module docstring).
+    """
+
+    translations: np.ndarray  # (N, 3) float64, metres
+    quaternions: np.ndarray  # (N, 4) float64, (x, y, z, w), w >= 0
+    latents: np.ndarray  # (N, d) float64, encoder outputs of the poses above
+    source: str  # where the motions come from, e.g. "posttrain:kitti_00-08"
+    fps: np.ndarray | None = None  # (N,) frame rate of each motion, for encoders with use_fps
+
+    def __len__(self) -> int:
+        return len(self.translations)
+
+    @classmethod
+    def from_relative_poses(
+        cls,
+        relative_poses: np.ndarray,
+        encoder: PoseEncoder,
+        source: str,
+        fps: np.ndarray | float | None = None,
+        batch_size: int = 4096,
+    ) -> MotionBank:
+        """Bank of ``(N, 4, 4)`` metric post-training motions, encoded with ``encoder``.
+
+        Args:
+            relative_poses: ``(N, 4, 4)`` ``cam_t_from_cam_{t+1}`` of the post-training set.
+            encoder: the trained pose encoder (run in eval mode, without gradients).
+            source: a label of the data the motions come from (kept for audits).
+            fps: frame rate of each motion (scalar or ``(N,)``) when ``encoder.use_fps``.
+        """
+        relative_poses = np.asarray(relative_poses, dtype=np.float64).reshape(-1, 4, 4)
+        translations, quaternions = translation_quaternion_from_pose(relative_poses)  # (N,3),(N,4)
+        count = len(relative_poses)
+        fps_array = (
+            None if fps is None else np.broadcast_to(np.asarray(fps, np.float64), (count,)).copy()
+        )  # (N,)
+        latents = _encode(encoder, translations, quaternions, fps_array, batch_size)  # (N, d)
+        return cls(translations, quaternions, latents, source, fps_array)
+
+    def nearest(self, translation: np.ndarray, k: int) -> np.ndarray:
+        """Indices ``(k,)`` of the ``k`` bank translations nearest to ``translation`` ``(3,)``,
+        nearest first."""
+        if not 1 <= k <= len(self):
+            raise ValueError(f"k must be in [1, {len(self)}], got {k}")
+        distances = np.linalg.norm(self.translations - translation, axis=-1)  # (N,)
+        candidates = np.argpartition(distances, k - 1)[:k]  # (k,) unordered
+        return candidates[np.argsort(distances[candidates], kind="stable")]  # (k,)
+
+
+def _encode(
+    encoder: PoseEncoder,
+    translations: np.ndarray,
+    quaternions: np.ndarray,
+    fps: np.ndarray | None,
+    batch_size: int,
+) -> np.ndarray:
+    """Encoder latents ``(N, d)`` float64 of ``(N, 3)`` translations, ``(N, 4)`` quaternions."""
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(translations), batch_size):
+            part = slice(start, start + batch_size)
+            t = torch.as_tensor(translations[part], dtype=torch.float32, device=device)  # (n, 3)
+            q = torch.as_tensor(quaternions[part], dtype=torch.float32, device=device)  # (n, 4)
+            f = (
+                None
+                if fps is None
+                else torch.as_tensor(fps[part], dtype=torch.float32, device=device)
+            )  # (n,)
+            chunks.append(encoder(t, q, f).double().cpu().numpy())  # (n, d)
+    encoder.train(was_training)
+    return np.concatenate(chunks, axis=0)  # (N, d)
+
+
+@dataclass
+class Refinement:
+    """Result of :func:`refine`."""
+
+    translation: np.ndarray  # (3,) refined translation, metres
+    weights: np.ndarray  # (k,) affine weights, sum 1
+    indices: np.ndarray  # (k,) bank indices of the retrieved motions, nearest to t0 first
+    residual: float  # ||z - sum_i a_i z^_i|| (latent units)
+
+
+def affine_weights(z: np.ndarray, basis: np.ndarray, ridge: float = DEFAULT_RIDGE) -> np.ndarray:
+    """Weights ``a`` ``(k,)``, ``sum a = 1``, minimising ``||z - a^T basis||^2 + lambda ||a||^2``.
+
+    Args:
+        z: ``(d,)`` target latent.
+        basis: ``(k, d)`` latents ``z^_i``.
+        ridge: relative regulariser; ``lambda = ridge * trace(G) / k`` (module docstring).
+    """
+    z = np.asarray(z, dtype=np.float64)  # (d,)
+    basis = np.asarray(basis, dtype=np.float64)  # (k, d)
+    k = len(basis)
+    gram = basis @ basis.T  # (k, k)
+    lam = ridge * max(np.trace(gram) / k, 1e-12)  # ()
+    kkt = np.zeros((k + 1, k + 1))  # (k+1, k+1)
+    kkt[:k, :k] = gram + lam * np.eye(k)
+    kkt[:k, k] = 1.0
+    kkt[k, :k] = 1.0
+    rhs = np.append(basis @ z, 1.0)  # (k+1,)
+    try:
+        solution = np.linalg.solve(kkt, rhs)  # (k+1,) [a, mu]
+    except np.linalg.LinAlgError:
+        solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0]  # (k+1,)
+    return solution[:k]  # (k,)
+
+
+def refine(
+    z: np.ndarray | torch.Tensor,
+    initial_translation: np.ndarray | torch.Tensor,
+    bank: MotionBank,
+    encoder: PoseEncoder | None = None,
+    k: int = 3,
+    ridge: float = DEFAULT_RIDGE,
+) -> Refinement:
+    """Refine the translation of one pair (see module docstring).
+
+    Args:
+        z: ``(d,)`` latent action of the pair (inverse dynamics output).
+        initial_translation: ``(3,)`` the pose head's metric translation for it, metres.
+        bank: post-training motions and their latents.
+        encoder: if given, the retrieved motions are re-encoded with it instead of using the
+            bank's precomputed latents (for a bank built with another encoder version).
+        k: number of retrieved motions.
+        ridge: relative regulariser of the weights.
+    """
+    z = _as_numpy(z)  # (d,)
+    initial_translation = _as_numpy(initial_translation)  # (3,)
+    indices = bank.nearest(initial_translation, k)  # (k,)
+    if encoder is None:
+        basis = bank.latents[indices]  # (k, d)
+    else:
+        fps = None if bank.fps is None else bank.fps[indices]
+        basis = _encode(
+            encoder, bank.translations[indices], bank.quaternions[indices], fps, k
+        )  # (k, d)
+    weights = affine_weights(z, basis, ridge)  # (k,)
+    translation = weights @ bank.translations[indices]  # (3,)
+    residual = float(np.linalg.norm(z - weights @ basis))
+    return Refinement(translation, weights, indices, residual)
+
+
+def _as_numpy(value: np.ndarray | torch.Tensor) -> np.ndarray:
+    """float64 numpy copy of a tensor or array."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
