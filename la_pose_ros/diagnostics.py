@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-# Node states reported on /diagnostics
+# States reported on /diagnostics: the estimator's own (warming_up, tracking, reset, re-exported
+# here for the node) and the node's (inactive, waiting_for_images, paused).
+from la_pose_core.inference.estimator import RESET, TRACKING, WARMING_UP  # noqa: F401
+
 INACTIVE = "inactive"
 WAITING = "waiting_for_images"
-WARMING_UP = "warming_up"
-TRACKING = "tracking"
-RESET = "reset"
 PAUSED = "paused"
 
 LEVELS = {TRACKING: DiagnosticStatus.OK, WARMING_UP: DiagnosticStatus.OK}

@@ -250,7 +250,7 @@ class LaPoseNode(LifecycleNode):
         result = output.result
         if result.fov is not None:
             self.last_fov = result.fov
-        if result.state == "reset":
+        if result.state == diagnostics.RESET:
             self.stats.resets += 1
             self.get_logger().warning(
                 f"tracking restarted at {result.stamp:.3f} s (stamp went backwards or a gap "
