@@ -12,7 +12,9 @@
    not of the window, and the latent action of the pair (previous frame, this frame);
 4. the pose head over the window's latent actions (at most ``clip_len - 1``), keeping the newest
    pair's output;
-5. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
+5. optional test-time refinement of the newest pair's metric translation against a bank of
+   post-training motions (Camera Pose Auto-Encoder; :mod:`la_pose_core.pose_autoencoder`);
+6. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
    camera of the track (camera optical frame: x right, y down, z forward).
 
 Streaming vs clip mode (:func:`estimate_clip`, a whole clip in one pass): the latent actions are
@@ -26,6 +28,7 @@ each pair when it is the newest (the clip's last pair is the same in both).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +40,11 @@ from torch import Tensor
 from la_pose_core.geometry import pose_from_translation_quaternion
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
-from la_pose_core.model.checkpoint import load_checkpoint
+from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
 from la_pose_core.model.pose_head import PoseHead
+from la_pose_core.pose_autoencoder.refinement import RefinementConfig, TranslationRefiner
 
 WARMING_UP = "warming_up"  # the window holds fewer than clip_len frames
 TRACKING = "tracking"  # the window is full
@@ -59,12 +63,16 @@ class StepResult:
         state: ``"warming_up"``, ``"tracking"`` or ``"reset"`` (see module constants).
         world_from_cam: ``(4, 4)`` pose of this camera in the track's world (= its first camera).
         translation_normalized: ``(3,)`` scale-normalised ``t~`` of ``cam_prev_from_cam_this``.
-        translation: ``(3,)`` metric translation ``t~ * max(scale, 1)`` (m): this camera's
-            position in the previous camera's optical frame.
+        translation: ``(3,)`` metric translation (m): this camera's position in the previous
+            camera's optical frame; the pose head's ``t~ * max(scale, 1)``, or its refinement
+            when the estimator refines.
         quaternion: ``(4,)`` ``(x, y, z, w)`` rotation of ``cam_prev_from_cam_this``, ``w >= 0``.
         fov: vertical field of view of the model input (rad).
         scale: the window's metric scale ``s`` (m).
         latent: ``(bottleneck_dim,)`` bottleneck code of the pair's latent action.
+        translation_head: ``(3,)`` the pose head's metric translation before refinement (m);
+            None when the estimator does not refine.
+        refinement_ms: time the refinement of this pair took (ms); None without refinement.
     """
 
     stamp: float
@@ -77,6 +85,8 @@ class StepResult:
     fov: float | None = None
     scale: float | None = None
     latent: np.ndarray | None = None
+    translation_head: np.ndarray | None = None
+    refinement_ms: float | None = None
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -118,6 +128,8 @@ class PoseEstimator:
         config: the config they were built from.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``).
         precision: ``"fp32"``, or ``"bf16"`` (autocast on CUDA only; CPU stays fp32).
+        refiner: test-time translation refinement (its bank must come from this backbone;
+            :meth:`from_checkpoint` checks that), or None.
     """
 
     def __init__(
@@ -127,8 +139,10 @@ class PoseEstimator:
         config: LAPoseConfig,
         device: str | torch.device = "auto",
         precision: str = "fp32",
+        refiner: TranslationRefiner | None = None,
     ) -> None:
         self.config = config
+        self.refiner = refiner
         self.device = resolve_device(device)
         self.precision = precision
         autocast_context(self.device, precision)  # validates precision
@@ -146,10 +160,19 @@ class PoseEstimator:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str, device: str | torch.device = "auto", precision: str = "fp32"
+        cls,
+        path: str,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        refinement: RefinementConfig | None = None,
     ) -> PoseEstimator:
         """Build from a checkpoint holding a ``posttrainer``, or ``inverse_dynamics`` and
-        ``pose_head`` parts (:mod:`la_pose_core.model.checkpoint`)."""
+        ``pose_head`` parts (:mod:`la_pose_core.model.checkpoint`).
+
+        ``refinement`` with a non-empty ``checkpoint``: load that pose encoder's motion bank
+        and refine every translation; ``ValueError`` if it was trained against another
+        backbone.
+        """
         checkpoint = load_checkpoint(path, map_location="cpu")
         modules = checkpoint.modules
         if "posttrainer" in modules:
@@ -159,7 +182,11 @@ class PoseEstimator:
             backbone, head = modules["inverse_dynamics"], modules["pose_head"]
         else:
             raise ValueError(f"{path} holds no pose estimator (parts: {sorted(modules)})")
-        return cls(backbone, head, checkpoint.config, device=device, precision=precision)
+        refiner = None
+        if refinement is not None and refinement.checkpoint:
+            refiner = TranslationRefiner.from_checkpoint(refinement.checkpoint, refinement.k)
+            refiner.check_backbone(module_fingerprint(backbone))
+        return cls(backbone, head, checkpoint.config, device, precision, refiner)
 
     def reset(self) -> None:
         """Forget the track: the next frame starts a new one at the identity pose."""
@@ -220,6 +247,13 @@ class PoseEstimator:
             return pose[name][0, -1].double().cpu().numpy()  # the newest pair, float64
 
         translation, quaternion = newest("translation"), newest("quaternion")
+        translation_head, refinement_ms = None, None
+        if self.refiner is not None:
+            translation_head = translation
+            latent_action = pair["latent_actions"][0].double().cpu().numpy()  # (d,)
+            start = time.perf_counter()
+            translation = self.refiner(latent_action, translation_head).translation
+            refinement_ms = 1000.0 * (time.perf_counter() - start)
         self.world_from_cam = self.world_from_cam @ pose_from_translation_quaternion(
             translation, quaternion
         )
@@ -234,6 +268,8 @@ class PoseEstimator:
             fov=float(newest("fov")),
             scale=float(pose["scale"][0].double()),
             latent=pair["bottleneck_codes"][0].double().cpu().numpy(),
+            translation_head=translation_head,
+            refinement_ms=refinement_ms,
         )
 
     def run_clip(self, images: Sequence[np.ndarray], stamps: Sequence[float]) -> dict:

@@ -16,6 +16,7 @@ Writing is atomic: the file is written next to the target and moved over it with
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from la_pose_core.model.inverse_dynamics import InverseDynamics
 from la_pose_core.model.lapose import LAPosePosttrainer, LAPosePretrainer
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.tokenizer import Tokenizer
+from la_pose_core.model.pose_encoder import PoseEncoder
 
 FORMAT = "la_pose_checkpoint"
 VERSION = 1
@@ -44,6 +46,7 @@ MODULE_BUILDERS: dict[str, Callable[[LAPoseConfig], nn.Module]] = {
     "pose_head": PoseHead,
     "pretrainer": LAPosePretrainer,
     "posttrainer": LAPosePosttrainer,
+    "pose_encoder": PoseEncoder.from_config,
 }
 
 _PLAIN_TYPES = (str, int, float, bool, type(None), torch.Tensor)
@@ -61,7 +64,7 @@ class Checkpoint:
 def part_name(module: nn.Module) -> str:
     """The part name under which ``module`` is stored (its class in :data:`MODULE_BUILDERS`)."""
     for name, builder in MODULE_BUILDERS.items():
-        if type(module) is builder:
+        if type(module) is getattr(builder, "__self__", builder):  # a class, or its from_config
             return name
     raise TypeError(f"{type(module).__name__} is not a checkpointable LA-Pose module")
 
@@ -78,6 +81,17 @@ def _check_plain(value: Any, where: str) -> None:
             _check_plain(item, f"{where}[{index}]")
     elif not isinstance(value, _PLAIN_TYPES):
         raise TypeError(f"{where}: {type(value).__name__} cannot be stored in a checkpoint")
+
+
+def module_fingerprint(module: nn.Module) -> str:
+    """SHA-256 of a module's state (names, dtypes, shapes and bytes): identifies trained weights,
+    e.g. the backbone a pose encoder was trained against."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def save_checkpoint(

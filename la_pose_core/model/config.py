@@ -11,6 +11,8 @@ Sections:
     forward_dynamics    predicts the codes of frame t+1 from frames <= t and the latent action.
     pose_head           latent actions -> relative poses, FoV and the clip's metric scale.
     streaming           frame selection of the online estimator.
+    pose_encoder        Camera Pose Auto-Encoder: relative pose -> latent action (refinement,
+                        virtual latent actions; ``la_pose_core.pose_autoencoder``).
 
 Presets (:func:`get_config`): ``paper`` is the paper's scale (960x448 frames, 16-frame clips,
 16-pixel patches, 1536-D latent actions, 50-D bottleneck). The paper fixes those numbers; depths,
@@ -96,6 +98,23 @@ class StreamingConfig:
 
 
 @dataclass
+class PoseEncoderConfig:
+    """Pose encoder of the Camera Pose Auto-Encoder (``la_pose_core.pose_autoencoder``).
+
+    Fourier features of every pose coordinate, then a ReLU MLP ``(*hidden, d)`` with ``d`` the
+    inverse dynamics width. Its output lives in the latent-action space of the backbone it was
+    trained against.
+    """
+
+    fourier_levels: int = 6  # L: frequencies 2^0 .. 2^(L-1) per coordinate, input kept
+    hidden: list[int] = field(default_factory=lambda: [64, 128, 256])  # ReLU layer widths
+    use_fps: bool = True  # the pair's frame rate is an input (latent actions depend on dt)
+    # metres per unit of embedded translation; pairs at 1-4 fps move about 0-15 m
+    translation_scale: float = 5.0
+    pose_loss_weight: float = 1.0  # weight of the pose-head term of the teacher-student loss
+
+
+@dataclass
 class LAPoseConfig:
     """The whole model: input size, clip length and one section per network."""
 
@@ -108,6 +127,7 @@ class LAPoseConfig:
     forward_dynamics: ForwardDynamicsConfig = field(default_factory=ForwardDynamicsConfig)
     pose_head: PoseHeadConfig = field(default_factory=PoseHeadConfig)
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
+    pose_encoder: PoseEncoderConfig = field(default_factory=PoseEncoderConfig)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -162,6 +182,11 @@ class LAPoseConfig:
             problems.append("streaming.target_fps and streaming.max_gap_s must be positive")
         if not 0 <= self.streaming.rate_tolerance < 1:
             problems.append("streaming.rate_tolerance must be in [0, 1)")
+        encoder = self.pose_encoder
+        if encoder.fourier_levels < 0 or not encoder.hidden or min(encoder.hidden) < 1:
+            problems.append("pose_encoder: fourier_levels >= 0 and positive hidden widths needed")
+        if encoder.translation_scale <= 0:
+            problems.append("pose_encoder.translation_scale must be positive")
         if problems:
             raise ValueError("invalid LA-Pose config: " + "; ".join(problems))
 
@@ -194,6 +219,7 @@ _SECTIONS: dict[str, type] = {
     "forward_dynamics": ForwardDynamicsConfig,
     "pose_head": PoseHeadConfig,
     "streaming": StreamingConfig,
+    "pose_encoder": PoseEncoderConfig,
 }
 
 

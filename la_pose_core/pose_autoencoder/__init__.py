@@ -1,15 +1,17 @@
 """Camera Pose Auto-Encoder (Shavit & Keller) for LA-Pose: pose -> latent action encoder.
 
-Read in this order: ``encoder`` (the pose encoder, Fourier features + MLP), ``teacher_student``
+Read in this order: the pose encoder itself (Fourier features + MLP) lives with the other
+networks in :mod:`la_pose_core.model.pose_encoder` and is re-exported here; ``teacher_student``
 (training it against the frozen inverse dynamics model and pose head), ``refinement``
-(test-time translation refinement from a bank of post-training motions).
+(test-time translation refinement from a bank of post-training motions), ``virtual_actions``
+(encoded rare motions as extra pose-head training data).
 
 Conventions as in ``la_pose_core.geometry``: relative poses ``cam_t_from_cam_{t+1}`` in the
 camera optical frame (x right, y down, z forward), metres, quaternions ``(x, y, z, w)``,
 canonical ``w >= 0``. No ROS import here (``la_pose_core`` runs without ROS).
 """
 
-from la_pose_core.pose_autoencoder.encoder import (
+from la_pose_core.model.pose_encoder import (
     FourierFeatures,
     PoseEncoder,
     canonical_quaternion_torch,
@@ -18,6 +20,8 @@ from la_pose_core.pose_autoencoder.encoder import (
 from la_pose_core.pose_autoencoder.refinement import (
     MotionBank,
     Refinement,
+    RefinementConfig,
+    TranslationRefiner,
     affine_weights,
     refine,
 )
@@ -32,7 +36,9 @@ __all__ = [
     "MotionBank",
     "PoseEncoder",
     "Refinement",
+    "RefinementConfig",
     "TeacherBatch",
+    "TranslationRefiner",
     "affine_weights",
     "canonical_quaternion_torch",
     "fit_pose_encoder",

@@ -31,15 +31,19 @@ quaternions ``(x, y, z, w)``.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from la_pose_core.geometry import translation_quaternion_from_pose
-from la_pose_core.pose_autoencoder.encoder import PoseEncoder
+from la_pose_core.model.pose_encoder import PoseEncoder
 
 DEFAULT_RIDGE = 1e-9
+BANK_KEY = "motion_bank"  # checkpoint ``extra`` entry of a trained pose encoder's bank
+TEACHER_KEY = "teacher"  # checkpoint ``extra`` entry naming the frozen model it was trained on
 
 
 @dataclass
@@ -83,6 +87,27 @@ class MotionBank:
         )  # (N,)
         latents = _encode(encoder, translations, quaternions, fps_array, batch_size)  # (N, d)
         return cls(translations, quaternions, latents, source, fps_array)
+
+    def to_dict(self) -> dict:
+        """Plain data for a checkpoint's ``extra`` (float64 tensors, ``weights_only``-safe)."""
+        return {
+            "translations": torch.from_numpy(np.ascontiguousarray(self.translations)),
+            "quaternions": torch.from_numpy(np.ascontiguousarray(self.quaternions)),
+            "latents": torch.from_numpy(np.ascontiguousarray(self.latents)),
+            "source": self.source,
+            "fps": None if self.fps is None else torch.from_numpy(self.fps.copy()),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MotionBank:
+        """Inverse of :meth:`to_dict`."""
+
+        def array(name: str) -> np.ndarray:
+            return data[name].double().numpy()
+
+        fps = None if data.get("fps") is None else array("fps")
+        poses = array("translations"), array("quaternions")
+        return cls(*poses, array("latents"), data["source"], fps)
 
     def nearest(self, translation: np.ndarray, k: int) -> np.ndarray:
         """Indices ``(k,)`` of the ``k`` bank translations nearest to ``translation`` ``(3,)``,
@@ -196,3 +221,80 @@ def _as_numpy(value: np.ndarray | torch.Tensor) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=np.float64)
+
+
+@dataclass
+class RefinementConfig:
+    """Test-time refinement of the estimator's translations (off while ``checkpoint`` is empty).
+
+    Mirrored one-to-one by the node's ``refinement`` parameters.
+    """
+
+    checkpoint: str = ""  # a trained pose encoder with its motion bank (la-pose train pose-encoder)
+    k: int = 3  # bank motions combined per pair
+
+
+class TranslationRefiner:
+    """A trained pose encoder's motion bank, applied to one pair at a time.
+
+    Args:
+        bank: post-training motions with their encoded latents.
+        k: motions combined per pair.
+        teacher: what the encoder was trained against (``{"inverse_dynamics_sha256", ...}``);
+            :meth:`check_backbone` compares it with the estimator's backbone.
+        ridge: relative regulariser of the affine weights.
+    """
+
+    def __init__(
+        self,
+        bank: MotionBank,
+        k: int = 3,
+        teacher: dict | None = None,
+        ridge: float = DEFAULT_RIDGE,
+    ) -> None:
+        if not 1 <= k <= len(bank):
+            raise ValueError(f"refinement k must be in [1, {len(bank)}] (bank size), got {k}")
+        self.bank, self.k, self.ridge = bank, k, ridge
+        self.teacher = dict(teacher or {})
+        self.calls = 0
+        self.total_seconds = 0.0
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, k: int = 3) -> TranslationRefiner:
+        """Load the bank of a ``la-pose train pose-encoder`` model file."""
+        from la_pose_core.model.checkpoint import load_checkpoint
+
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        if "pose_encoder" not in checkpoint.modules or BANK_KEY not in checkpoint.extra:
+            raise ValueError(
+                f"{path} holds no trained pose encoder with a motion bank (parts: "
+                f"{sorted(checkpoint.modules)}); train one with la-pose train pose-encoder"
+            )
+        bank = MotionBank.from_dict(checkpoint.extra[BANK_KEY])
+        return cls(bank, k, checkpoint.extra.get(TEACHER_KEY))
+
+    def check_backbone(self, fingerprint: str) -> None:
+        """Raise ``ValueError`` unless the bank's latents come from the backbone whose
+        :func:`~la_pose_core.model.checkpoint.module_fingerprint` is ``fingerprint``."""
+        expected = self.teacher.get("inverse_dynamics_sha256")
+        if expected is None:
+            raise ValueError("the refinement checkpoint does not name the backbone it was made for")
+        if expected != fingerprint:
+            raise ValueError(
+                "the refinement checkpoint's pose encoder was trained against another inverse "
+                f"dynamics model (teacher {self.teacher.get('checkpoint', '?')}): its latents do "
+                "not match this estimator's; train it on this checkpoint"
+            )
+
+    def __call__(self, z: np.ndarray | torch.Tensor, translation: np.ndarray) -> Refinement:
+        """Refined translation of one pair (:func:`refine`), timing the call."""
+        start = time.perf_counter()
+        result = refine(z, translation, self.bank, k=self.k, ridge=self.ridge)
+        self.total_seconds += time.perf_counter() - start
+        self.calls += 1
+        return result
+
+    @property
+    def mean_ms(self) -> float | None:
+        """Mean cost of one refinement so far (milliseconds), None before the first."""
+        return None if self.calls == 0 else 1000.0 * self.total_seconds / self.calls

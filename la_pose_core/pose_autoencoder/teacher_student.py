@@ -2,7 +2,7 @@
 
 The teacher is the frozen inverse dynamics model: for post-training clips with known relative
 poses it gives latent actions ``a`` ``(B, P, d)``. The student, a
-:class:`~la_pose_core.pose_autoencoder.encoder.PoseEncoder`, sees only the poses and learns to
+:class:`~la_pose_core.model.pose_encoder.PoseEncoder`, sees only the poses and learns to
 produce the same latents. Objective per batch:
 
     loss = ||E(pose) - a||^2                                  (``loss_latent``)
@@ -28,10 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.losses import PoseLoss
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.targets import PoseTargets
-from la_pose_core.pose_autoencoder.encoder import PoseEncoder
+from la_pose_core.model.pose_encoder import PoseEncoder
 
 
 @dataclass
@@ -146,3 +147,64 @@ def fit_pose_encoder(
         )
     encoder.eval()
     return history
+
+
+class PoseEncoderTrainer(nn.Module):
+    """The ``la-pose train pose-encoder`` module: frozen teacher, trainable student.
+
+    The teacher is a post-trained LA-Pose model: its inverse dynamics backbone gives the target
+    latent actions and its pose head the consistency term (module docstring). Both stay frozen
+    and in eval mode even under ``.train()``; only :attr:`encoder` learns.
+
+    Args:
+        config: the teacher's config (``pose_encoder`` section: the encoder and the pose-term
+            weight).
+        inverse_dynamics, pose_head: the teacher's trained modules.
+    """
+
+    def __init__(self, config: LAPoseConfig, inverse_dynamics: nn.Module, pose_head: PoseHead):
+        super().__init__()
+        self.inverse_dynamics = inverse_dynamics
+        self.pose_head = pose_head
+        self.pose_loss = PoseLoss(config.pose_head)
+        self.encoder = PoseEncoder.from_config(config)
+        self.pose_weight = config.pose_encoder.pose_loss_weight
+        for module in (self.inverse_dynamics, self.pose_head, self.pose_loss):
+            freeze(module)
+
+    def train(self, mode: bool = True) -> PoseEncoderTrainer:
+        super().train(mode)
+        for module in (self.inverse_dynamics, self.pose_head, self.pose_loss):
+            module.eval()
+        return self
+
+    def forward(
+        self, frames: Tensor, dt: Tensor, relative_poses: np.ndarray, fov: np.ndarray
+    ) -> dict[str, Tensor]:
+        """Teacher-student loss of a batch of posed clips.
+
+        Args:
+            frames: ``(B, T, 3, H, W)`` in [0, 1].
+            dt: ``(B, T - 1)`` seconds between frames (> 0).
+            relative_poses: ``(B, T - 1, 4, 4)`` metric ``cam_t_from_cam_{t+1}``.
+            fov: ``(B,)`` vertical FoV of the model input (rad).
+        Returns :func:`teacher_student_loss`'s dict plus ``teacher_latents`` ``(B, P, d)`` and
+        ``relative_latent_error`` ``()``: mean ``||student - teacher|| / ||teacher||``.
+        """
+        with torch.no_grad():
+            teacher = self.inverse_dynamics(frames, dt)["latent_actions"]  # (B, P, d)
+        fps = (1.0 / dt).float().cpu().numpy() if self.encoder.use_fps else None  # (B, P)
+        losses = teacher_student_loss(
+            self.encoder,
+            self.pose_head,
+            self.pose_loss,
+            teacher,
+            relative_poses,
+            fov,
+            fps,
+            pose_weight=self.pose_weight,
+        )
+        with torch.no_grad():
+            difference = (losses["student_latents"] - teacher).float().norm(dim=-1)  # (B, P)
+            relative = difference / teacher.float().norm(dim=-1).clamp_min(1e-12)  # (B, P)
+        return {**losses, "teacher_latents": teacher, "relative_latent_error": relative.mean()}

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from la_pose_core.geometry import translation_quaternion_from_pose
+from la_pose_core.model.config import LAPoseConfig
 
 POSE_COORDINATES = 3 + 4  # translation + quaternion
 SIGN_EPS = 1e-9  # |component| below this counts as zero when choosing the quaternion sign
@@ -104,6 +105,19 @@ class PoseEncoder(nn.Module):
             if index < len(widths) - 2:
                 layers.append(nn.ReLU())
         self.mlp = nn.Sequential(*layers)
+
+    @classmethod
+    def from_config(cls, config: LAPoseConfig) -> PoseEncoder:
+        """The encoder of ``config.pose_encoder`` for the latent actions of
+        ``config.inverse_dynamics`` (``d = inverse_dynamics.dim``)."""
+        section = config.pose_encoder
+        return cls(
+            latent_dim=config.inverse_dynamics.dim,
+            fourier_levels=section.fourier_levels,
+            hidden=tuple(section.hidden),
+            use_fps=section.use_fps,
+            translation_scale=section.translation_scale,
+        )
 
     @property
     def embedding_dim(self) -> int:
