@@ -31,9 +31,9 @@ from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.forward_dynamics import ForwardDynamics
 from la_pose_core.model.inverse_dynamics import InverseDynamics
 from la_pose_core.model.lapose import LAPosePosttrainer, LAPosePretrainer
+from la_pose_core.model.pose_encoder import PoseEncoder
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.tokenizer import Tokenizer
-from la_pose_core.model.pose_encoder import PoseEncoder
 
 FORMAT = "la_pose_checkpoint"
 VERSION = 1

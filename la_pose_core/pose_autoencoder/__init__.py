@@ -24,6 +24,8 @@ from la_pose_core.pose_autoencoder.refinement import (
     TranslationRefiner,
     affine_weights,
     refine,
+    save_refinement_checkpoint,
+    teacher_record,
 )
 from la_pose_core.pose_autoencoder.teacher_student import (
     TeacherBatch,
@@ -44,5 +46,7 @@ __all__ = [
     "fit_pose_encoder",
     "pose_tensors",
     "refine",
+    "save_refinement_checkpoint",
+    "teacher_record",
     "teacher_student_loss",
 ]

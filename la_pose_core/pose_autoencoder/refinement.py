@@ -298,3 +298,36 @@ class TranslationRefiner:
     def mean_ms(self) -> float | None:
         """Mean cost of one refinement so far (milliseconds), None before the first."""
         return None if self.calls == 0 else 1000.0 * self.total_seconds / self.calls
+
+
+def teacher_record(inverse_dynamics: torch.nn.Module, checkpoint: str | None = None) -> dict:
+    """What a refinement checkpoint says of its teacher: the backbone's fingerprint (checked by
+    :meth:`TranslationRefiner.check_backbone`) and, for people, where it came from."""
+    from la_pose_core.model.checkpoint import module_fingerprint
+
+    return {
+        "inverse_dynamics_sha256": module_fingerprint(inverse_dynamics),
+        "checkpoint": "" if checkpoint is None else str(checkpoint),
+    }
+
+
+def save_refinement_checkpoint(
+    path: str | os.PathLike,
+    encoder: PoseEncoder,
+    config,
+    bank: MotionBank,
+    teacher: dict,
+    extra: dict | None = None,
+) -> None:
+    """Write a pose encoder with its motion bank: the file :class:`TranslationRefiner` and
+    ``--refine`` options read (``la-pose train pose-encoder`` writes the same layout).
+
+    Args:
+        config: the teacher's :class:`~la_pose_core.model.config.LAPoseConfig`.
+        teacher: :func:`teacher_record` of the backbone the encoder was trained against.
+        extra: more plain data to store.
+    """
+    from la_pose_core.model.checkpoint import save_checkpoint
+
+    payload = {**(extra or {}), BANK_KEY: bank.to_dict(), TEACHER_KEY: dict(teacher)}
+    save_checkpoint(path, {"pose_encoder": encoder}, config, payload)

@@ -30,9 +30,9 @@ from torch import Tensor, nn
 
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.losses import PoseLoss
+from la_pose_core.model.pose_encoder import PoseEncoder
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.targets import PoseTargets
-from la_pose_core.model.pose_encoder import PoseEncoder
 
 
 @dataclass
