@@ -71,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     shards.add_argument("--out", required=True, help="output folder for the .tar shards")
     shards.add_argument("--clips", type=int, required=True, help="number of clips")
-    shards.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    shards.add_argument(
+        "--seed", type=int, default=0, help="sampling and label-noise seed (default 0)"
+    )
     shards.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16)")
     shards.add_argument("--min-fps", type=float, default=1.0, help="lowest clip rate (1)")
     shards.add_argument("--max-fps", type=float, default=4.0, help="highest clip rate (4)")
@@ -83,6 +85,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     shards.add_argument(
         "--reverse-prob", type=float, default=0.0, help="time-reversal probability (default 0)"
+    )
+    shards.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="corrupt the poses of this fraction of the clips, chosen by --seed, and flag them "
+        "(label_noise in meta.json; default 0). Needs a source with poses",
     )
     shards.add_argument(
         "--image-format", choices=("png", "jpeg"), default="png", help="frame encoding"
@@ -156,6 +166,8 @@ def run_shards(args: argparse.Namespace) -> int:
         fail(f"--clips must be at least 1, got {args.clips}")
     if args.clips_per_shard < 1:
         fail(f"--clips-per-shard must be at least 1, got {args.clips_per_shard}")
+    if not 0.0 <= args.label_noise <= 1.0:
+        fail(f"--label-noise must be a fraction in [0, 1], got {args.label_noise}")
     try:
         sampler = ClipSampler(
             clip_len=args.clip_len,
@@ -172,6 +184,8 @@ def run_shards(args: argparse.Namespace) -> int:
         sequence = SyntheticSequence(args.frames, args.synthetic, size=parse_size(args.size))
     else:
         sequence = KittiSequence(args.sequence, camera=args.camera)
+    if args.label_noise > 0 and sequence.world_from_cam is None:
+        fail("--label-noise needs poses, and the source has none (no poses.txt)")
     result = write_clips_to_shards(
         sequence,
         args.out,
@@ -183,6 +197,8 @@ def run_shards(args: argparse.Namespace) -> int:
         jpeg_quality=args.jpeg_quality,
         prefix=args.prefix,
         progress=True,
+        label_noise=args.label_noise,
+        label_noise_seed=args.seed,
     )
     fps = np.asarray(result.fps)
     print_json(
@@ -192,6 +208,7 @@ def run_shards(args: argparse.Namespace) -> int:
             "clips": result.num_clips,
             "reversed": result.num_reversed,
             "labelled": sequence.world_from_cam is not None,
+            "label_noise": result.num_label_noise,
             "fps": {"min": float(fps.min()), "mean": float(fps.mean()), "max": float(fps.max())},
         }
     )

@@ -31,6 +31,9 @@ consecutive in the tar. Fields:
     ``intrinsics``       ``{"fx", "fy", "cx", "cy"}`` in pixels of ``image_size``, or null
     ``world_from_cam``   ``T`` row-major 4x4 camera-to-world poses (optical frame x right,
                          y down, z forward; metres), or null for unlabelled clips
+    ``label_noise``      ``world_from_cam`` was corrupted on purpose (bool; injected label
+                         noise, ``la_pose_core.data.label_noise``); a missing key (older
+                         shards) reads as false
 
     Readers ignore unknown keys; a change that breaks readers bumps ``version``. Labels are not
     stored: the reader derives them from ``world_from_cam`` (``la_pose_core.geometry``), so
@@ -58,6 +61,9 @@ workers of a ``DataLoader`` only when they are re-created each epoch (the defaul
 ``stamps``                  ``(T,)`` float64 playback times
 ``fps``                     ``()`` float32 drawn rate
 ``reversed``                ``()`` bool
+``label_noise``             ``()`` bool: the poses were deliberately corrupted (meta key
+                            ``label_noise``; False when absent). Known outliers, to measure a
+                            loss filter; batches get a ``(B,)`` bool mask.
 ``fov``                     ``()`` float32 vertical FoV (rad) of the model input after the
                             crop, ``2 atan(crop_H / (2 fy))``; only with intrinsics
 with poses (labels):
@@ -87,6 +93,7 @@ import torch
 import webdataset as wds
 
 from la_pose_core.data.clips import Clip, ClipSampler, SequenceSource, source_name
+from la_pose_core.data.label_noise import corrupt_clip_labels
 from la_pose_core.geometry import (
     adjacent_relative_poses,
     normalize_translations,
@@ -98,6 +105,8 @@ FORMAT_VERSION = 1
 IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg"}
 _FRAME_FIELD = re.compile(r"^frame_(\d+)\.(png|jpg|jpeg)$")
 _BAD_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9_\-]")
+# second word of the label-noise generator's seed: a stream apart from the clip sampler's
+_LABEL_NOISE_STREAM = 0x1ABE1
 
 
 def sanitize_key(text: str) -> str:
@@ -139,8 +148,14 @@ def decode_image(data: bytes) -> np.ndarray:
     return image
 
 
-def clip_metadata(clip: Clip, key: str, image_format: str = "png") -> dict[str, Any]:
-    """The ``meta.json`` object of a clip (see the module docstring)."""
+def clip_metadata(
+    clip: Clip, key: str, image_format: str = "png", label_noise: bool = False
+) -> dict[str, Any]:
+    """The ``meta.json`` object of a clip (see the module docstring).
+
+    ``label_noise`` flags a clip whose poses were corrupted on purpose (the caller corrupts
+    them, :func:`la_pose_core.data.label_noise.corrupt_clip_labels`).
+    """
     if clip.frames is None:
         raise ValueError("the clip has no frames (sample it with load_images=True)")
     frames = clip.frames
@@ -165,16 +180,21 @@ def clip_metadata(clip: Clip, key: str, image_format: str = "png") -> dict[str, 
         "reversed": bool(clip.reversed),
         "intrinsics": intrinsics,
         "world_from_cam": None if clip.world_from_cam is None else clip.world_from_cam.tolist(),
+        "label_noise": bool(label_noise),
     }
 
 
 def clip_to_sample(
-    clip: Clip, key: str, image_format: str = "png", jpeg_quality: int = 95
+    clip: Clip,
+    key: str,
+    image_format: str = "png",
+    jpeg_quality: int = 95,
+    label_noise: bool = False,
 ) -> dict[str, Any]:
     """A WebDataset sample dict (``__key__`` and encoded fields) of one clip."""
     if "." in key or "/" in key:
         raise ValueError(f"sample key {key!r} must not contain '.' or '/'")
-    meta = clip_metadata(clip, key, image_format)
+    meta = clip_metadata(clip, key, image_format, label_noise)
     width = max(2, len(str(len(clip) - 1)))
     extension = IMAGE_FORMATS[image_format]
     sample: dict[str, Any] = {"__key__": key, "meta.json": json.dumps(meta).encode("utf-8")}
@@ -233,11 +253,15 @@ class ClipShardWriter:
     def _finished(self, path: str) -> None:
         self.shard_paths.append(Path(path))
 
-    def write(self, clip: Clip, key: str | None = None) -> str:
-        """Add one clip; returns its key (default ``{source}-{count:08d}``)."""
+    def write(self, clip: Clip, key: str | None = None, label_noise: bool = False) -> str:
+        """Add one clip; returns its key (default ``{source}-{count:08d}``).
+
+        ``label_noise``: flag the clip's (already corrupted) poses as injected label noise.
+        """
         if key is None:
             key = f"{sanitize_key(clip.source)}-{self.count:08d}"
-        self._writer.write(clip_to_sample(clip, key, self.image_format, self.jpeg_quality))
+        sample = clip_to_sample(clip, key, self.image_format, self.jpeg_quality, label_noise)
+        self._writer.write(sample)
         self.count += 1
         return key
 
@@ -259,6 +283,7 @@ class ShardWriteResult:
     num_clips: int
     num_reversed: int
     fps: list[float] = field(default_factory=list)
+    num_label_noise: int = 0  # clips whose poses were corrupted
 
 
 def write_clips_to_shards(
@@ -272,9 +297,26 @@ def write_clips_to_shards(
     jpeg_quality: int = 95,
     prefix: str = "clips",
     progress: bool = False,
+    label_noise: float = 0.0,
+    label_noise_seed: int = 0,
 ) -> ShardWriteResult:
-    """Sample ``num_clips`` clips of ``source`` and write them to shards in ``out_dir``."""
+    """Sample ``num_clips`` clips of ``source`` and write them to shards in ``out_dir``.
+
+    Injected label noise: ``round(label_noise * num_clips)`` clips, chosen at random, get
+    grossly wrong poses (:mod:`la_pose_core.data.label_noise`) and ``"label_noise": true`` in
+    their ``meta.json``. The choice and the corruption come from their own generator, seeded by
+    ``label_noise_seed``, so the clips themselves (frames, stamps, rates) are the same as
+    without noise. ``label_noise`` must be in [0, 1]; above 0 the source needs poses.
+    """
     from tqdm import tqdm
+
+    if not 0.0 <= label_noise <= 1.0:
+        raise ValueError(f"label noise fraction must be in [0, 1], got {label_noise}")
+    if label_noise > 0 and getattr(source, "world_from_cam", None) is None:
+        raise ValueError("label noise needs poses, and the source has none")
+    noise_rng = np.random.default_rng([label_noise_seed, _LABEL_NOISE_STREAM])
+    num_noisy = round(label_noise * num_clips)
+    noisy = noise_rng.permutation(num_clips) < num_noisy  # (num_clips,) bool
 
     sampler = sampler or ClipSampler()
     name = sanitize_key(source_name(source))
@@ -293,8 +335,11 @@ def write_clips_to_shards(
                 disable=not progress,
             )
         ):
-            writer.write(clip, key=f"{name}-{index:08d}")
+            if noisy[index]:
+                clip = corrupt_clip_labels(clip, noise_rng)
+            writer.write(clip, key=f"{name}-{index:08d}", label_noise=bool(noisy[index]))
             result.num_clips += 1
+            result.num_label_noise += int(noisy[index])
             result.num_reversed += int(clip.reversed)
             result.fps.append(clip.fps)
     result.shard_paths = writer.shard_paths
@@ -393,6 +438,7 @@ def decode_sample(
         "stamps": torch.as_tensor(stamps),
         "fps": torch.tensor(float(meta["fps"]), dtype=torch.float32),
         "reversed": torch.tensor(bool(meta["reversed"])),
+        "label_noise": torch.tensor(bool(meta.get("label_noise", False))),
     }
     if meta.get("intrinsics") is not None:
         fov = input_vertical_fov(
