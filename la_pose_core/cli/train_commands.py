@@ -1,10 +1,14 @@
-"""``la-pose train tokenizer|pretrain|posttrain``: train one stage of LA-Pose on clip shards.
+"""``la-pose train tokenizer|pretrain|posttrain|pose-encoder``: train one stage on clip shards.
 
 Single process::
 
     la-pose train tokenizer --config tiny --data shards/ --out runs/tok --steps 2000
     la-pose train pretrain  --init runs/tok/model.pt --data shards/ --out runs/pre
     la-pose train posttrain --init runs/pre/model.pt --data posed/ --out runs/post
+    # Camera Pose Auto-Encoder: refinement (--refine) and virtual latent actions
+    la-pose train pose-encoder --init runs/post/model.pt --data posed/ --out runs/enc
+    la-pose train posttrain --init runs/pre/model.pt --data posed/ --out runs/post_virtual \
+        --virtual-actions runs/enc/model.pt
 
 Several processes (DDP; gloo on CPU, nccl on CUDA)::
 
@@ -97,6 +101,8 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
         "pretrain": "checkpoint of a trained tokenizer (required; frozen)",
         "posttrain": "pretraining checkpoint whose inverse dynamics becomes the backbone "
         "(a post-training checkpoint continues whole; none: random backbone, an ablation)",
+        "pose-encoder": "post-training checkpoint: the frozen teacher (required; read again "
+        "by --resume)",
     }[stage.name]
     parser.add_argument("--init", metavar="CKPT", help=init_help)
     if stage.name == "posttrain":
@@ -105,6 +111,42 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
             action="store_true",
             default=None,
             help="train the inverse dynamics backbone too (default: frozen)",
+        )
+    if stage.name == "posttrain":
+        parser.add_argument(
+            "--virtual-actions",
+            metavar="ENCODER.pt",
+            help="add virtual clips of rare motions, encoded by this pose-encoder model file of "
+            "the same backbone (la-pose train pose-encoder)",
+        )
+        parser.add_argument(
+            "--virtual-weight",
+            type=float,
+            help=f"weight of the virtual clips' loss (default {DEFAULTS.virtual_weight})",
+        )
+        parser.add_argument(
+            "--virtual-motions",
+            type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+            metavar="LIST",
+            help="comma-separated kinds of virtual clips (default "
+            f"{','.join(DEFAULTS.virtual_motions)})",
+        )
+    if stage.fixed_clip_len:
+        parser.add_argument(
+            "--clip-len-sampling",
+            choices=("fixed", "exponential"),
+            help="fixed: whole clips (default); exponential: also shorter prefixes, "
+            "p(T') ~ exp(-(T - T') / decay)",
+        )
+        parser.add_argument(
+            "--min-clip-len",
+            type=int,
+            help=f"shortest prefix (default {DEFAULTS.min_clip_len})",
+        )
+        parser.add_argument(
+            "--clip-len-decay",
+            type=float,
+            help=f"decay in frames (default {DEFAULTS.clip_len_decay})",
         )
     if stage.supports_outlier_filter:
         parser.add_argument(
@@ -150,7 +192,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` (with its three stages) to the ``la-pose`` subcommands."""
     train = subparsers.add_parser(
         "train",
-        help="train a stage: tokenizer, pretrain, posttrain",
+        help="train a stage: tokenizer, pretrain, posttrain, pose-encoder",
         description="Train one LA-Pose stage on clip shards (la-pose shards). Checkpoints, "
         "TensorBoard logs and the resolved config go to --out; SIGTERM/SIGINT save a "
         "checkpoint and stop (exit 128 + signal); --resume continues. Runs under torchrun "

@@ -19,7 +19,17 @@ loss, and which parts go into its checkpoints:
     the pose head reads the latent actions before it); an init that is itself a post-training
     checkpoint continues it whole (head included); no ``--init`` trains on a randomly
     initialised backbone (an ablation). Saves ``posttrainer``, which
-    :meth:`la_pose_core.inference.estimator.PoseEstimator.from_checkpoint` loads.
+    :meth:`la_pose_core.inference.estimator.PoseEstimator.from_checkpoint` loads. Option
+    ``virtual_actions`` (a ``pose-encoder`` model file of the same backbone) adds encoded rare
+    motions to every batch (:mod:`la_pose_core.pose_autoencoder.virtual_actions`).
+``pose-encoder``
+    trains the Camera Pose Auto-Encoder's
+    :class:`~la_pose_core.model.pose_encoder.PoseEncoder` teacher-student against a frozen
+    post-trained model (:mod:`la_pose_core.pose_autoencoder.teacher_student`) on posed clips.
+    ``--init`` (required, also read again on ``--resume``) is that post-training checkpoint.
+    Saves ``pose_encoder``; the finished ``model.pt`` also holds the motion bank of the
+    training clips and the teacher's fingerprint (:func:`~la_pose_core.pose_autoencoder.
+    refinement.save_refinement_checkpoint`'s layout), which ``--refine`` options read.
 
 Clips must have the config's ``clip_len`` frames for ``pretrain`` and ``posttrain`` (the
 length of the streaming window); any length works for the tokenizer.
@@ -28,17 +38,30 @@ length of the streaming window); any length works for the tokenizer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from la_pose_core.model.checkpoint import Checkpoint
+from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.inverse_dynamics import InverseDynamics
 from la_pose_core.model.lapose import LAPosePosttrainer, LAPosePretrainer
 from la_pose_core.model.targets import PoseTargets
 from la_pose_core.model.tokenizer import Tokenizer
+from la_pose_core.pose_autoencoder.refinement import (
+    BANK_KEY,
+    TEACHER_KEY,
+    MotionBank,
+    TranslationRefiner,
+    teacher_record,
+)
+from la_pose_core.pose_autoencoder.teacher_student import PoseEncoderTrainer
+from la_pose_core.pose_autoencoder.virtual_actions import VirtualActionPosttrainer, virtual_clips
+
+if TYPE_CHECKING:
+    from la_pose_core.training.trainer import TrainOptions
 
 POSE_TERMS = ("loss_translation", "loss_rotation", "loss_fov", "loss_scale")
 
@@ -52,12 +75,15 @@ class StepOutput:
         terms: detached ``()`` scalars to log (``loss`` included).
         per_sample: ``(B,)`` per-clip losses with their graph, when asked for (outlier filter).
         clips: clips in the micro-batch.
+        unfiltered_loss: a term of ``loss`` outside the per-clip losses (virtual clips), added
+            back after the outlier filter.
     """
 
     loss: Tensor
     terms: dict[str, Tensor]
     per_sample: Tensor | None = None
     clips: int = 0
+    unfiltered_loss: Tensor | None = None  # () part of ``loss`` the outlier filter never drops
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -119,15 +145,21 @@ class Stage:
     supports_outlier_filter: bool = False
     fixed_clip_len: bool = True
     init_sections: tuple[str, ...] = field(default_factory=tuple)
+    init_on_resume: bool = False  # --init is read again by a resumed run (a frozen teacher)
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
         """Why ``init``'s weights cannot serve a run with ``config`` (empty: they can)."""
         return _sections_differ(config, init.config, self.init_sections)
 
     def build(
-        self, config: LAPoseConfig, init: Checkpoint | None, finetune_backbone: bool = False
+        self, config: LAPoseConfig, init: Checkpoint | None, options: TrainOptions
     ) -> nn.Module:
+        """The module to train (``init``: the loaded ``--init`` checkpoint, or None)."""
         raise NotImplementedError
+
+    def finalize(self, model: nn.Module, options: TrainOptions, urls: list[str]) -> dict:
+        """Extra plain data for the finished ``model.pt`` (rank 0, after the last step)."""
+        return {}
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
         """Checkpoint parts of the (unwrapped) trained module."""
@@ -162,7 +194,7 @@ class TokenizerStage(Stage):
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
         return super().config_problems(config, init) + _tokenizer_problems(init)
 
-    def build(self, config, init, finetune_backbone=False) -> nn.Module:
+    def build(self, config, init, options) -> nn.Module:
         return _initial_tokenizer(config, init)
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
@@ -192,7 +224,7 @@ class PretrainStage(Stage):
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
         return super().config_problems(config, init) + _tokenizer_problems(init)
 
-    def build(self, config, init, finetune_backbone=False) -> nn.Module:
+    def build(self, config, init, options) -> nn.Module:
         return LAPosePretrainer(config, _initial_tokenizer(config, init))
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
@@ -231,21 +263,26 @@ class PosttrainStage(Stage):
             problems.append(str(error))
         return problems
 
-    def build(self, config, init, finetune_backbone=False) -> nn.Module:
+    def build(self, config, init, options) -> nn.Module:
         model = LAPosePosttrainer(config, InverseDynamics(config), freeze_backbone=True)
         if init is not None:
             if "posttrainer" in init.modules:
                 model.load_state_dict(init.modules["posttrainer"].state_dict())
             else:
                 model.inverse_dynamics.load_state_dict(_inverse_dynamics_of(init).state_dict())
-        model.freeze_backbone(not finetune_backbone)
+        model.freeze_backbone(not options.finetune_backbone)
         # The action bottleneck feeds the forward dynamics model only, not the pose head: it
         # stays as pretrained (DDP also needs every trainable parameter to get a gradient).
         model.inverse_dynamics.bottleneck.requires_grad_(False)
-        return model
+        if options.virtual_actions is None:
+            return model
+        encoder = _pose_encoder_for(options.virtual_actions, model.inverse_dynamics)
+        return VirtualActionPosttrainer(
+            model, encoder, options.virtual_weight, tuple(options.virtual_motions)
+        )
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
-        return {"posttrainer": model}
+        return {"posttrainer": getattr(model, "posttrainer", model)}
 
     def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
         super().check_batch(batch, config)
@@ -258,19 +295,117 @@ class PosttrainStage(Stage):
     def step(self, model, batch, device, per_sample) -> StepOutput:
         frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
         dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
-        targets = PoseTargets.from_relative_poses(
-            batch["relative_poses"].numpy(), batch["fov"].numpy()
-        ).to(device)
-        outputs = model(frames, dt, targets)
-        terms = {name: outputs[name].detach() for name in ("loss", *POSE_TERMS)}
-        losses = None
+        relative_poses, fov = batch["relative_poses"].numpy(), batch["fov"].numpy()
+        targets = PoseTargets.from_relative_poses(relative_poses, fov).to(device)
+        virtual = isinstance(unwrap(model), VirtualActionPosttrainer)
+        if virtual:
+            motions = unwrap(model).virtual_motions
+            poses, intervals, _ = virtual_clips(relative_poses, batch["dt"].numpy(), motions)
+            virtual_targets = PoseTargets.from_relative_poses(poses, fov).to(device)
+            outputs = model(frames, dt, targets, poses, intervals, virtual_targets)
+        else:
+            outputs = model(frames, dt, targets)
+        names = ("loss", *POSE_TERMS) + (("loss_real", "loss_virtual") if virtual else ())
+        terms = {name: outputs[name].detach() for name in names}
+        losses, unfiltered = None, None
         if per_sample:
             losses = unwrap(model).pose_loss.per_sample(outputs, targets)  # (B,)
-        return StepOutput(outputs["loss"], terms, losses, frames.shape[0])
+            if virtual:
+                unfiltered = outputs["loss"] - outputs["loss_real"]  # the virtual term
+        return StepOutput(outputs["loss"], terms, losses, frames.shape[0], unfiltered)
+
+
+def _pose_encoder_for(path: str, backbone: nn.Module) -> nn.Module:
+    """The pose encoder of a ``pose-encoder`` model file, checked against ``backbone``."""
+    TranslationRefiner.from_checkpoint(path).check_backbone(module_fingerprint(backbone))
+    return load_checkpoint(path, map_location="cpu").modules["pose_encoder"]
+
+
+class PoseEncoderStage(Stage):
+    def __init__(self) -> None:
+        super().__init__(
+            name="pose-encoder",
+            description="Camera Pose Auto-Encoder: pose encoder distilled from a frozen "
+            "post-trained model, saved with a motion bank of the training clips",
+            with_labels=True,
+            init_required=True,
+            default_lr=1e-3,
+            init_sections=(
+                "image_height",
+                "image_width",
+                "clip_len",
+                "inverse_dynamics",
+                "pose_head",
+            ),
+            init_on_resume=True,
+        )
+
+    def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
+        problems = super().config_problems(config, init)
+        if "posttrainer" not in init.modules:
+            problems.append(
+                f"--init holds no post-trained model (parts: {sorted(init.modules)}); the "
+                "teacher is a posttrain checkpoint"
+            )
+        return problems
+
+    def build(self, config, init, options) -> nn.Module:
+        teacher = init.modules["posttrainer"]
+        return PoseEncoderTrainer(config, teacher.inverse_dynamics, teacher.pose_head)
+
+    def parts(self, model: nn.Module) -> dict[str, nn.Module]:
+        return {"pose_encoder": model.encoder}
+
+    def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
+        PosttrainStage.check_batch(self, batch, config)
+
+    def step(self, model, batch, device, per_sample) -> StepOutput:
+        frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+        dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
+        outputs = model(frames, dt, batch["relative_poses"].numpy(), batch["fov"].numpy())
+        names = ("loss", "loss_latent", "loss_pose", "relative_latent_error")
+        terms = {name: outputs[name].detach() for name in names}
+        return StepOutput(outputs["loss"], terms, None, frames.shape[0])
+
+    def finalize(self, model: nn.Module, options: TrainOptions, urls: list[str]) -> dict:
+        """The motion bank of every training clip's pairs and the teacher's fingerprint."""
+        poses, fps = motions_of_shards(urls)
+        source = f"pose-encoder training clips: {len(urls)} shards, first {urls[0]}"
+        bank = MotionBank.from_relative_poses(poses, model.encoder, source, fps=fps)
+        teacher = teacher_record(model.inverse_dynamics, options.init)
+        return {BANK_KEY: bank.to_dict(), TEACHER_KEY: teacher}
+
+
+def motions_of_shards(urls: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct adjacent motion of the shards' posed clips: ``(N, 4, 4)``
+    ``cam_t_from_cam_{t+1}`` and ``(N,)`` frame rates (Hz). Clips overlap, so a pair of source
+    frames counts once (per source, frame pair and direction). Reads ``meta.json`` only."""
+    from la_pose_core.data.shards import read_shard_metadata
+    from la_pose_core.geometry import adjacent_relative_poses
+
+    seen: set[tuple[str, int, int]] = set()
+    poses, rates = [], []
+    for meta in read_shard_metadata(urls):
+        if meta.get("world_from_cam") is None:
+            continue
+        relative = adjacent_relative_poses(np.asarray(meta["world_from_cam"], np.float64))
+        intervals = np.diff(np.asarray(meta["stamps"], np.float64))  # (P,)
+        indices = meta["indices"]
+        for pair, (motion, interval) in enumerate(zip(relative, intervals, strict=True)):
+            identity = (meta["source"], int(indices[pair]), int(indices[pair + 1]))
+            if identity in seen and identity[1] >= 0:
+                continue
+            seen.add(identity)
+            poses.append(motion)
+            rates.append(1.0 / interval)
+    if not poses:
+        raise ValueError("no posed clips in the training shards: the motion bank would be empty")
+    return np.stack(poses), np.asarray(rates)
 
 
 STAGES: dict[str, Stage] = {
-    stage.name: stage for stage in (TokenizerStage(), PretrainStage(), PosttrainStage())
+    stage.name: stage
+    for stage in (TokenizerStage(), PretrainStage(), PosttrainStage(), PoseEncoderStage())
 }
 
 

@@ -57,6 +57,12 @@ from la_pose_core.inference.estimator import PRECISIONS, autocast_context
 from la_pose_core.json_output import dumps
 from la_pose_core.model.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.pose_autoencoder.virtual_actions import VIRTUAL_MOTIONS
+from la_pose_core.training.clip_length import (
+    CLIP_LEN_SAMPLING,
+    sample_clip_length,
+    truncate_clips,
+)
 from la_pose_core.training.data import BatchStream, resolve_shards
 from la_pose_core.training.distributed import DistContext, setup_distributed
 from la_pose_core.training.outliers import OutlierFilter
@@ -73,6 +79,9 @@ TENSORBOARD_DIR = "tb"
 MAX_NONFINITE_STEPS = 10
 KEY_RECORD_LIMIT = 1000  # keys per rank and epoch kept for summary.json
 KEY_RECORD_EPOCHS = 4
+# Clips with injected label noise (la-pose shards --label-noise): seen, and dropped by the
+# outlier filter (all ranks). They measure the filter; real data has no such flag.
+LABEL_NOISE_COUNTERS = {"label_noise_seen": 0, "label_noise_dropped": 0}
 
 
 @dataclass
@@ -102,6 +111,12 @@ class TrainOptions:
     outlier_filter: bool = False
     outlier_window: int = 512
     outlier_sigma: float = 3.0
+    virtual_actions: str | None = None  # posttrain: a pose-encoder model file (virtual clips)
+    virtual_weight: float = 1.0  # weight of the virtual clips' pose loss
+    virtual_motions: list[str] = field(default_factory=lambda: list(VIRTUAL_MOTIONS))
+    clip_len_sampling: str = "fixed"  # or "exponential": shorter clip prefixes too
+    min_clip_len: int = 2  # shortest prefix of "exponential"
+    clip_len_decay: float = 4.0  # frames; p(T') ~ exp(-(T - T') / decay)
     seed: int = 0
     shuffle_buffer: int = 64
     device: str = "auto"
@@ -136,6 +151,20 @@ class TrainOptions:
             raise ValueError(f"--precision must be one of {PRECISIONS}")
         if self.config is None and self.init is None:
             raise ValueError("give --config (a preset name or a JSON file), or --init")
+        if self.virtual_actions is not None and self.stage != "posttrain":
+            raise ValueError("--virtual-actions is a post-training option")
+        unknown = sorted(set(self.virtual_motions) - set(VIRTUAL_MOTIONS))
+        if unknown or not self.virtual_motions:
+            raise ValueError(f"--virtual-motions: choose from {', '.join(VIRTUAL_MOTIONS)}")
+        if self.virtual_weight < 0:
+            raise ValueError(f"--virtual-weight must not be negative, got {self.virtual_weight}")
+        if self.clip_len_sampling not in CLIP_LEN_SAMPLING:
+            raise ValueError(f"--clip-len-sampling must be one of {CLIP_LEN_SAMPLING}")
+        if self.clip_len_sampling != "fixed":
+            if self.stage == "tokenizer":
+                raise ValueError("--clip-len-sampling is for the clip stages, not the tokenizer")
+            if self.min_clip_len < 2 or not self.clip_len_decay > 0:
+                raise ValueError("--min-clip-len must be at least 2 and --clip-len-decay > 0")
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -350,7 +379,7 @@ class Trainer:
         """Fill the options' defaults (config from --init, stage LR, warm-up); load --init."""
         options, stage = self.options, self.stage
         init = None
-        if options.init is not None and not self.resume:
+        if options.init is not None and (not self.resume or stage.init_on_resume):
             init = load_checkpoint(options.init, map_location="cpu")
         elif stage.init_required and not self.resume:
             raise ValueError(
@@ -442,7 +471,7 @@ class Trainer:
         urls = resolve_shards(options.data)
 
         seed_everything(options.seed)  # the same initial weights on every rank
-        model = stage.build(config, init, options.finetune_backbone).to(device)
+        model = stage.build(config, init, options).to(device)
         del init
         parts = stage.parts(model)
         trainable = [p for p in model.parameters() if p.requires_grad]
@@ -474,7 +503,7 @@ class Trainer:
             with_labels=stage.with_labels,
             pin_memory=device.type == "cuda",
         )
-        step, counters = 0, {"nonfinite_steps": 0, "clips_seen": 0}
+        step, counters = 0, {"nonfinite_steps": 0, "clips_seen": 0, **LABEL_NOISE_COUNTERS}
         if self.resume:
             step, counters = self._load_state(
                 context, parts, optimizer, scheduler, outlier_filter, stream
@@ -528,6 +557,11 @@ class Trainer:
                     batch = stream.next()
                     interval_data_s += time.perf_counter() - fetch_start
                     stage.check_batch(batch, config)
+                    if options.clip_len_sampling == "exponential":
+                        length = sample_clip_length(
+                            config.clip_len, options.min_clip_len, options.clip_len_decay
+                        )
+                        batch = truncate_clips(batch, length)
                     if stream.epoch < KEY_RECORD_EPOCHS:
                         seen = keys_by_epoch.setdefault(stream.epoch, set())
                         if len(seen) < KEY_RECORD_LIMIT:
@@ -543,13 +577,23 @@ class Trainer:
                         with autocast_context(device, options.precision):
                             output = stage.step(wrapped, batch, device, outlier_filter is not None)
                         loss = output.loss
+                        noisy = batch.get("label_noise")  # (B,) injected label noise
+                        if noisy is not None:
+                            noisy = context.gather(noisy.to(device).float()) > 0  # every rank's
+                            counters["label_noise_seen"] += int(noisy.sum())
                         if outlier_filter is not None:
                             losses = output.per_sample.float()  # (B,)
                             threshold = outlier_filter.threshold()
                             keep = outlier_filter.keep_mask(losses, threshold)
-                            dropped += outlier_filter.update(context.gather(losses), threshold)
+                            every_loss = context.gather(losses)  # every rank's (B,)
+                            if noisy is not None:
+                                kept_all = outlier_filter.keep_mask(every_loss, threshold)
+                                counters["label_noise_dropped"] += int((noisy & ~kept_all).sum())
+                            dropped += outlier_filter.update(every_loss, threshold)
                             kept = torch.where(keep, losses, torch.zeros_like(losses))
                             loss = kept.sum() / keep.sum().clamp(min=1)
+                            if output.unfiltered_loss is not None:
+                                loss = loss + output.unfiltered_loss
                         (loss / options.grad_accum).backward()
                     for name, value in output.terms.items():
                         sums[name] = sums.get(name, 0.0) + value.float() / options.grad_accum
@@ -624,11 +668,18 @@ class Trainer:
         finished = step >= total
         self._save(context, parts, optimizer, scheduler, outlier_filter, stream, step, counters)
         if finished and context.is_main:
+            extra = stage.finalize(model, options, urls)
             save_checkpoint(
                 run_dir / MODEL_FILE,
                 parts,
                 config,
-                {"stage": stage.name, "step": step, "total_steps": total, "finished": True},
+                {
+                    "stage": stage.name,
+                    "step": step,
+                    "total_steps": total,
+                    "finished": True,
+                    **extra,
+                },
             )
         elapsed = time.perf_counter() - start_time
         ranks = context.gather_objects(
@@ -658,6 +709,7 @@ class Trainer:
             "last_losses": last_terms,
             "nonfinite_steps": counters["nonfinite_steps"],
             "outliers_dropped": None if outlier_filter is None else outlier_filter.total_dropped,
+            "label_noise": {name: counters.get(name, 0) for name in LABEL_NOISE_COUNTERS},
             "ranks": ranks,
         }
         if context.is_main:
@@ -751,4 +803,4 @@ class Trainer:
                 )
             next_epoch = 1 + max(int(data["epoch"]) for data in state["data"])
             stream.restore({"epoch": next_epoch, "batches_in_epoch": 0})
-        return int(extra["step"]), {**state["counters"]}
+        return int(extra["step"]), {**LABEL_NOISE_COUNTERS, **state["counters"]}

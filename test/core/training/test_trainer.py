@@ -215,7 +215,10 @@ def test_every_trainable_parameter_gets_a_gradient(stage, finetune):
 
     torch.manual_seed(0)
     adapter = get_stage(stage)
-    model = adapter.build(TINY, None, finetune_backbone=finetune).train()
+    from la_pose_core.training import TrainOptions
+
+    run = TrainOptions(stage=stage, run_dir="unused", data=[], finetune_backbone=finetune)
+    model = adapter.build(TINY, None, run).train()
     poses = np.broadcast_to(make_pose(np.eye(3), [0.0, 0.0, 2.0]), (2, TINY.clip_len - 1, 4, 4))
     batch = {
         "key": ["a", "b"],

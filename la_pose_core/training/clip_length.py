@@ -1,0 +1,84 @@
+"""Probabilistic clip lengths (as in Unposed-to-3D): train on shorter prefixes of the clips too.
+
+The streaming estimator runs the pose head on windows of 1 to ``clip_len - 1`` pairs (a track
+warms up one frame at a time), so the head should not only see full clips. With
+``clip_len_sampling="exponential"`` each micro-batch is cut to the first ``T'`` frames of its
+clips, ``T'`` in ``[min_clip_len, T]`` drawn with probability
+
+    p(T') ~ exp(-(T - T') / decay)            (full clips most likely, shorter ones decaying)
+
+Every clip of a micro-batch gets the same ``T'`` (they stack). Prefixes are exact for the
+backbone: it is causal in time, so the latent actions of a prefix are those of the full clip's
+first pairs. The labels are recomputed for the prefix (its metric scale is the prefix's own).
+``"fixed"`` keeps every clip whole. Frame rates have their own exponential option in the clip
+sampler (:mod:`la_pose_core.data.clips`, ``fps_sampling="exponential"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from la_pose_core.geometry import normalize_translations, translation_quaternion_from_pose
+
+CLIP_LEN_SAMPLING = ("fixed", "exponential")
+
+
+def clip_length_probabilities(max_len: int, min_len: int, decay: float) -> np.ndarray:
+    """``(max_len - min_len + 1,)`` probabilities of the lengths ``min_len .. max_len``."""
+    if not 2 <= min_len <= max_len:
+        raise ValueError(f"need 2 <= min_clip_len <= clip length, got {min_len}, {max_len}")
+    if not decay > 0:
+        raise ValueError(f"clip_len_decay must be positive, got {decay}")
+    lengths = np.arange(min_len, max_len + 1)
+    weights = np.exp(-(max_len - lengths) / decay)
+    return weights / weights.sum()
+
+
+def sample_clip_length(
+    max_len: int, min_len: int, decay: float, generator: torch.Generator | None = None
+) -> int:
+    """One length ``T'`` (module docstring); draws from ``generator`` (default: torch's global
+    generator, which the trainer seeds and checkpoints)."""
+    probabilities = torch.as_tensor(clip_length_probabilities(max_len, min_len, decay))
+    return min_len + int(torch.multinomial(probabilities, 1, generator=generator))
+
+
+def truncate_clips(batch: dict[str, Any], length: int) -> dict[str, Any]:
+    """The batch's clips cut to their first ``length`` frames, labels recomputed.
+
+    Tensors with a frame axis (``frames`` ``(B, T, ...)``, ``stamps`` ``(B, T)``) keep
+    ``length``; those with a pair axis (``dt``, ``relative_poses``, ``translation_normalized``,
+    ``quaternion``) keep ``length - 1``; ``scale`` is the prefix's mean translation norm.
+    Everything else is unchanged.
+    """
+    frames = batch["frames"]
+    if not 2 <= length <= frames.shape[1]:
+        raise ValueError(f"cannot cut clips of {frames.shape[1]} frames to {length}")
+    out = dict(batch)
+    out["frames"] = frames[:, :length]
+    for name in ("stamps",):
+        if name in batch:
+            out[name] = batch[name][:, :length]
+    for name in ("dt", "relative_poses"):
+        if name in batch:
+            out[name] = batch[name][:, : length - 1]
+    if "relative_poses" in batch:
+        translation, quaternion = translation_quaternion_from_pose(out["relative_poses"].numpy())
+        normalized, scales = [], []
+        for clip_translation in translation:  # (P', 3) per clip
+            clip_normalized, scale = normalize_translations(clip_translation)
+            normalized.append(clip_normalized)
+            scales.append(scale)
+        out["translation_normalized"] = torch.as_tensor(np.stack(normalized), dtype=torch.float32)
+        out["quaternion"] = torch.as_tensor(quaternion, dtype=torch.float32)
+        out["scale"] = torch.as_tensor(np.asarray(scales), dtype=torch.float32)
+    return out
+
+
+def expected_length(max_len: int, min_len: int, decay: float) -> float:
+    """Mean ``T'`` of the distribution (for documentation and tests)."""
+    probabilities = clip_length_probabilities(max_len, min_len, decay)
+    return float(np.dot(np.arange(min_len, max_len + 1), probabilities))
