@@ -57,7 +57,7 @@ class PoseTargets:
         return cls(
             translation_normalized=torch.as_tensor(normalised, dtype=torch.float32),
             quaternion=torch.as_tensor(quaternions, dtype=torch.float32),
-            fov=torch.as_tensor(np.ascontiguousarray(fov), dtype=torch.float32),
+            fov=torch.as_tensor(fov.copy(), dtype=torch.float32),  # broadcast views are read-only
             log_scale=torch.as_tensor(log_scale, dtype=torch.float32),
         )
 

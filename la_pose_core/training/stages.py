@@ -286,11 +286,7 @@ class PosttrainStage(Stage):
 
     def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
         super().check_batch(batch, config)
-        missing = [name for name in ("relative_poses", "fov") if name not in batch]
-        if missing:
-            raise ValueError(
-                f"post-training needs posed clips with intrinsics; the batch lacks {missing}"
-            )
+        _check_posed(batch, self.name)
 
     def step(self, model, batch, device, per_sample) -> StepOutput:
         frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
@@ -313,6 +309,12 @@ class PosttrainStage(Stage):
             if virtual:
                 unfiltered = outputs["loss"] - outputs["loss_real"]  # the virtual term
         return StepOutput(outputs["loss"], terms, losses, frames.shape[0], unfiltered)
+
+
+def _check_posed(batch: dict[str, Any], stage: str) -> None:
+    missing = [name for name in ("relative_poses", "fov") if name not in batch]
+    if missing:
+        raise ValueError(f"{stage} needs posed clips with intrinsics; the batch lacks {missing}")
 
 
 def _pose_encoder_for(path: str, backbone: nn.Module) -> nn.Module:
@@ -357,7 +359,8 @@ class PoseEncoderStage(Stage):
         return {"pose_encoder": model.encoder}
 
     def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
-        PosttrainStage.check_batch(self, batch, config)
+        super().check_batch(batch, config)
+        _check_posed(batch, self.name)
 
     def step(self, model, batch, device, per_sample) -> StepOutput:
         frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)

@@ -790,8 +790,10 @@ class Trainer:
             and state["num_workers"] == self.options.num_workers
         )
         if same_layout:
-            restore_rng(state["rng"][context.rank])
+            # data first: starting a DataLoader iterator draws from torch's global generator,
+            # which the clip-length and virtual-clip draws use too
             stream.restore(state["data"][context.rank])
+            restore_rng(state["rng"][context.rank])
         else:
             if context.is_main:
                 print(
