@@ -4,6 +4,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -11,12 +12,27 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 # States reported on /diagnostics: the estimator's own (warming_up, tracking, reset, re-exported
 # here for the node) and the node's (inactive, waiting_for_images, paused).
 from la_pose_core.inference.estimator import RESET, TRACKING, WARMING_UP  # noqa: F401
+from la_pose_core.pose_autoencoder.refinement import TranslationRefiner
 
 INACTIVE = "inactive"
 WAITING = "waiting_for_images"
 PAUSED = "paused"
 
 LEVELS = {TRACKING: DiagnosticStatus.OK, WARMING_UP: DiagnosticStatus.OK}
+
+
+def refinement_values(refiner: TranslationRefiner | None, checkpoint: str) -> dict[str, str]:
+    """Diagnostics entries of test-time translation refinement: ``refinement`` is ``off`` or
+    the refinement file's name; when on, also its ``k`` and mean cost per refined pair."""
+    if refiner is None:
+        return {"refinement": "off"}
+    mean_ms = refiner.mean_ms  # read while the worker may update it: at worst a frame stale
+    return {
+        "refinement": Path(checkpoint).name,
+        "refinement_k": str(refiner.k),
+        "refinement_pairs": str(refiner.calls),
+        "refinement_ms_mean": "" if mean_ms is None else f"{mean_ms:.3f}",
+    }
 
 
 class RateMeter:

@@ -5,8 +5,10 @@ streaming estimator (:class:`la_pose_core.inference.estimator.PoseEstimator`, th
 replay and evaluation use) -> vehicle odometry (:mod:`la_pose_core.odometry`) -> messages
 (:mod:`.messages`).
 
-Lifecycle: configure reads and validates the parameters and loads the checkpoint (on the CPU);
-activate moves the model to ``model.device`` and creates the publishers, subscriptions, worker
+Lifecycle: configure reads and validates the parameters and loads the checkpoint (on the CPU),
+with the motion bank of the optional test-time translation refinement (``refinement.*``, checked
+against the checkpoint's backbone; every output then carries the refined translation); activate
+moves the model to ``model.device`` and creates the publishers, subscriptions, worker
 thread and diagnostics timer; deactivate stops them and frees the GPU; cleanup drops the model.
 ``autostart: true`` runs configure and activate at start for stacks without a lifecycle manager.
 
@@ -20,7 +22,6 @@ Every output carries the stamp of the image it was computed from.
 import sys
 import threading
 import time
-from dataclasses import replace
 
 import rclpy
 import torch
@@ -43,7 +44,7 @@ from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.inference.preprocess import input_vertical_fov
 from la_pose_ros import diagnostics, messages
 from la_pose_ros.image_decoding import BadImage
-from la_pose_ros.pipeline import OdometryPipeline
+from la_pose_ros.pipeline import OdometryPipeline, load_estimator
 from la_pose_ros.settings import NodeSettings, parameter_defaults, settings_from_parameters
 
 NODE_NAME = "la_pose"
@@ -57,6 +58,7 @@ class LaPoseNode(LifecycleNode):
             self.declare_parameter(name, default)
         self.settings: NodeSettings | None = None
         self.modules = None  # (inverse dynamics, pose head) loaded on configure, on the CPU
+        self.refiner = None  # the core's TranslationRefiner when refinement is on
         self.pipeline: OdometryPipeline | None = None  # exists while active
         self.stats = diagnostics.NodeStatistics()
         self.paused = False
@@ -86,18 +88,27 @@ class LaPoseNode(LifecycleNode):
             self.settings.camera_extrinsics.matrix()  # validates the extrinsics
             if self.settings.input.qos_reliability not in RELIABILITY:
                 raise ValueError(f"input.qos_reliability must be one of {sorted(RELIABILITY)}")
-            if not self.settings.model.checkpoint:
-                raise ValueError("model.checkpoint is not set")
-            loaded = PoseEstimator.from_checkpoint(self.settings.model.checkpoint, device="cpu")
-            self.model_config = replace(loaded.config, streaming=self.settings.streaming)
+            settings = self.settings
+            loaded = load_estimator(
+                settings.model, settings.refinement, settings.streaming, device="cpu"
+            )
+            self.model_config = loaded.config
             self.modules = (loaded.inverse_dynamics, loaded.pose_head)
+            self.refiner = loaded.refiner
         except Exception as error:  # any failure leaves the node unconfigured, with the reason
             self.get_logger().error(f"configure failed: {error}")
             return TransitionCallbackReturn.FAILURE
+        refinement = "off"
+        if self.refiner is not None:
+            refinement = (
+                f"{self.settings.refinement.checkpoint} (k={self.refiner.k}, "
+                f"{len(self.refiner.bank)} bank motions)"
+            )
         self.get_logger().info(
             f"configured: checkpoint {self.settings.model.checkpoint} "
             f"({self.model_config.name}, {self.model_config.image_width}x"
-            f"{self.model_config.image_height}, {self.settings.streaming.target_fps} fps)"
+            f"{self.model_config.image_height}, {self.settings.streaming.target_fps} fps); "
+            f"refinement {refinement}"
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -105,7 +116,11 @@ class LaPoseNode(LifecycleNode):
         settings = self.settings
         try:
             estimator = PoseEstimator(
-                *self.modules, self.model_config, settings.model.device, settings.model.precision
+                *self.modules,
+                self.model_config,
+                settings.model.device,
+                settings.model.precision,
+                self.refiner,
             )
         except Exception as error:
             self.get_logger().error(f"activate failed: {error}")
@@ -131,6 +146,7 @@ class LaPoseNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.modules = None
+        self.refiner = None
         self.settings = None
         return TransitionCallbackReturn.SUCCESS
 
@@ -259,8 +275,15 @@ class LaPoseNode(LifecycleNode):
         self.stats.state = result.state
 
     def publish_diagnostics(self) -> None:
+        self.diagnostics_pub.publish(self.diagnostics_message())
+
+    def diagnostics_message(self) -> DiagnosticArray:
         pipeline = self.pipeline
         extra = {"device": str(pipeline.estimator.device) if pipeline else "none"}
+        if self.settings is not None:
+            extra.update(
+                diagnostics.refinement_values(self.refiner, self.settings.refinement.checkpoint)
+            )
         if self.last_fov is not None:
             extra["predicted_vertical_fov_deg"] = f"{self.last_fov * 57.29577951308232:.2f}"
         if self.camera_info is not None and self.camera_info.k[4] > 0.0:
@@ -275,7 +298,7 @@ class LaPoseNode(LifecycleNode):
         state = diagnostics.PAUSED if self.paused else self.stats.state
         self.stats.state = state
         stamp = self.last_input_stamp or self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(self.stats.to_message(stamp, self.get_name(), extra))
+        return self.stats.to_message(stamp, self.get_name(), extra)
 
     # --- services ------------------------------------------------------------------------
 

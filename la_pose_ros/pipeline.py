@@ -3,9 +3,12 @@
 image message -> :func:`decode_image` -> the core's streaming ``PoseEstimator`` -> the core's
 ``VehicleOdometry`` -> output messages keyed by :data:`OUTPUTS`. The node publishes them; bag
 replay writes them; both therefore produce the same messages from the same images.
+:func:`load_estimator` builds that estimator for both, with the optional test-time translation
+refinement (``refinement.*``): the refined translation is then what every output carries.
 """
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Path
@@ -13,15 +16,72 @@ from tf2_msgs.msg import TFMessage
 
 from la_pose_core.geometry import inverse
 from la_pose_core.inference.estimator import PoseEstimator, StepResult
+from la_pose_core.model.config import StreamingConfig
 from la_pose_core.odometry import OdometryEstimate, VehicleOdometry
+from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 from la_pose_ros import messages
 from la_pose_ros.image_decoding import BadImage, decode_image
-from la_pose_ros.settings import NodeSettings
+from la_pose_ros.settings import ModelSettings, NodeSettings
 
 OUTPUTS = ("odometry", "tf", "tf_static", "path", "relative_pose", "latent_action")
 """Keys of :attr:`PipelineOutput.messages` (topics: see the node and replay)."""
 
 DEFAULT_CAMERA_FRAME = "camera_optical"
+
+
+class ConfigurationError(ValueError):
+    """The model or refinement parameters do not give a working estimator (the reason says
+    which parameter, which file and why)."""
+
+
+def load_estimator(
+    model: ModelSettings,
+    refinement: RefinementConfig,
+    streaming: StreamingConfig | None = None,
+    device: str | None = None,
+) -> PoseEstimator:
+    """The pose estimator of ``model.checkpoint``, refining its translations with
+    ``refinement.checkpoint``'s motion bank when that is set.
+
+    Args:
+        streaming: frame selection; None keeps the checkpoint's own.
+        device: overrides ``model.device`` (the node loads on the CPU at configure).
+    Raises:
+        ConfigurationError: a file is missing or unreadable, the checkpoint holds no estimator,
+            the refinement file holds no motion bank or was made for another backbone, or
+            ``refinement.k`` is out of range.
+    """
+    if not model.checkpoint:
+        raise ConfigurationError("model.checkpoint is not set")
+    for name, path in (
+        ("model.checkpoint", model.checkpoint),
+        ("refinement.checkpoint", refinement.checkpoint),
+    ):
+        if path and not os.path.isfile(path):
+            raise ConfigurationError(f"{name}: no such file {path}")
+    if refinement.checkpoint and refinement.k < 1:
+        raise ConfigurationError(f"refinement.k must be at least 1, got {refinement.k}")
+    device = device or model.device
+    try:
+        loaded = PoseEstimator.from_checkpoint(
+            model.checkpoint, device, model.precision, refinement
+        )
+    except Exception as error:  # loading only: say which files, keep the core's reason
+        files = f"model.checkpoint {model.checkpoint}"
+        if refinement.checkpoint:
+            files += f" with refinement.checkpoint {refinement.checkpoint}"
+        raise ConfigurationError(f"cannot load {files}: {error}") from error
+    if streaming is None or streaming == loaded.config.streaming:
+        return loaded
+    config = replace(loaded.config, streaming=streaming)
+    return PoseEstimator(
+        loaded.inverse_dynamics,
+        loaded.pose_head,
+        config,
+        device,
+        model.precision,
+        loaded.refiner,
+    )
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 Each section is a dataclass; parameter ``<section>.<field>`` is declared with the field's
 default. Sections shared with the ROS-free core are the core's own dataclasses
 (``streaming`` = :class:`la_pose_core.model.config.StreamingConfig`, ``covariance`` =
-:class:`la_pose_core.odometry.CovarianceModel`); the rest are ROS-only. The model architecture
-is not a parameter: it comes with the checkpoint, which carries its own config.
-"""
+:class:`la_pose_core.odometry.CovarianceModel`, ``refinement`` =
+:class:`la_pose_core.pose_autoencoder.refinement.RefinementConfig`); the rest are ROS-only.
+The model architecture is not a parameter: it comes with the checkpoint, which carries its own
+config."""
 
 from dataclasses import dataclass, field, fields, replace
 
@@ -15,6 +16,7 @@ from la_pose_core.geometry import BASE_FROM_OPTICAL, make_pose, matrix_from_quat
 from la_pose_core.geometry.rotations import quaternion_from_matrix
 from la_pose_core.model.config import StreamingConfig
 from la_pose_core.odometry import CovarianceModel
+from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 
 DEFAULT_CAMERA_ROTATION = [float(v) for v in quaternion_from_matrix(BASE_FROM_OPTICAL[:3, :3])]
 
@@ -74,6 +76,7 @@ class NodeSettings:
     model: ModelSettings = field(default_factory=ModelSettings)
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     covariance: CovarianceModel = field(default_factory=CovarianceModel)
+    refinement: RefinementConfig = field(default_factory=RefinementConfig)  # off: checkpoint ""
     input: InputSettings = field(default_factory=InputSettings)
     frames: FrameSettings = field(default_factory=FrameSettings)
     camera_extrinsics: CameraExtrinsics = field(default_factory=CameraExtrinsics)

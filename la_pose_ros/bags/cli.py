@@ -72,6 +72,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     replay.add_argument("--device", default="auto")
     replay.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    replay.add_argument(
+        "--refine",
+        metavar="PATH",
+        help="test-time translation refinement with this pose encoder and motion bank "
+        "(la-pose train pose-encoder, trained against --checkpoint)",
+    )
+    replay.add_argument(
+        "--refine-k", type=int, default=3, metavar="K", help="bank motions combined per pair"
+    )
     replay.set_defaults(run=run_replay)
 
     play = commands.add_parser("play", help="publish a bag live with rclpy at recorded timing")
@@ -126,7 +135,9 @@ def run_from_sequence(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from la_pose_core.pose_autoencoder.refinement import RefinementConfig
     from la_pose_ros.bags.replay import replay_bag
+    from la_pose_ros.pipeline import ConfigurationError
 
     try:
         summary = replay_bag(
@@ -137,8 +148,9 @@ def run_replay(args: argparse.Namespace) -> int:
             args.gt_topic,
             device=args.device,
             precision=args.precision,
+            refinement=RefinementConfig(args.refine or "", args.refine_k),
         )
-    except BadBag as error:
+    except (BadBag, ConfigurationError) as error:
         fail(str(error))
     print_json(summary)
     return 0

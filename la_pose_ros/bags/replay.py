@@ -6,6 +6,11 @@ output is an mcap bag with every input topic (converted to ROS 2 CDR when the in
 bag) plus the node's outputs under the node's topic names. With a ground-truth topic
 (nav_msgs/Odometry or geometry_msgs/PoseStamped of the vehicle) it also writes ``metrics.json``
 and ``trajectory.png`` beside the output bag, as ``la-pose evaluate`` does.
+
+With test-time translation refinement (``refinement``, the CLI's ``--refine``) the outputs carry
+the refined translations, and the summary and ``metrics.json`` record the refinement file, its
+``k`` and its mean cost per refined pair (``refinement.mean_ms``); ``"refinement": null`` when
+it is off.
 """
 
 from collections import Counter
@@ -19,6 +24,7 @@ from tqdm import tqdm
 from la_pose_core.data import associate_stamps
 from la_pose_core.evaluation import write_report
 from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 from la_pose_ros.bags.reader import (
     IMAGE_TYPES,
     POSE_TYPES,
@@ -30,7 +36,7 @@ from la_pose_ros.bags.reader import (
 )
 from la_pose_ros.bags.writer import BagWriter
 from la_pose_ros.image_decoding import BadImage
-from la_pose_ros.pipeline import OdometryPipeline
+from la_pose_ros.pipeline import OdometryPipeline, load_estimator
 from la_pose_ros.settings import ModelSettings, NodeSettings
 
 OUTPUT_TOPICS = {
@@ -74,18 +80,22 @@ def replay_bag(
     device: str = "auto",
     precision: str = "fp32",
     clip_len: int = 16,
+    refinement: RefinementConfig | None = None,
 ) -> dict:
-    """Replay; returns a summary (frames, outputs, rejections by reason, metrics if gt)."""
-    estimator = PoseEstimator.from_checkpoint(str(checkpoint), device=device, precision=precision)
+    """Replay; returns a summary (frames, outputs, rejections by reason, refinement, metrics
+    if gt).
+
+    ``settings``: the node's parameters (None: the defaults, with the checkpoint's streaming
+    config); ``checkpoint``, ``device``, ``precision`` and ``refinement`` (if given) override
+    their ``model`` and ``refinement`` sections.
+    """
+    model = ModelSettings(str(checkpoint), device, precision)
+    if refinement is None:
+        refinement = settings.refinement if settings else RefinementConfig()
+    streaming = settings.streaming if settings else None
+    estimator = load_estimator(model, refinement, streaming)
     settings = settings or NodeSettings(streaming=estimator.config.streaming)
-    estimator = PoseEstimator(
-        estimator.inverse_dynamics,
-        estimator.pose_head,
-        replace(estimator.config, streaming=settings.streaming),
-        device,
-        precision,
-    )
-    settings = replace(settings, model=ModelSettings(str(checkpoint), device, precision))
+    settings = replace(settings, model=model, refinement=refinement)
     pipeline = OdometryPipeline(estimator, settings)
     out_bag = Path(out_bag)
 
@@ -128,20 +138,48 @@ def replay_bag(
         "rejected": dict(rejected),
         "input_messages_copied": copied,
         "output_bag": str(out_bag),
+        "refinement": refinement_summary(estimator, refinement),
     }
     if ground_truth is not None:
         report_dir = out_bag.parent / f"{out_bag.name}_report"
         trajectory = (np.asarray(stamps), np.stack(odom_from_base))
         summary["metrics"] = evaluate_against(
-            ground_truth, *trajectory, pipeline, report_dir, clip_len
+            ground_truth,
+            *trajectory,
+            pipeline,
+            report_dir,
+            clip_len,
+            extra={"refinement": summary["refinement"]},
         )
     return summary
 
 
+def refinement_summary(estimator: PoseEstimator, refinement: RefinementConfig) -> dict | None:
+    """What the replay says of test-time refinement: None when it was off."""
+    refiner = estimator.refiner
+    if refiner is None:
+        return None
+    return {
+        "checkpoint": refinement.checkpoint,
+        "k": refiner.k,
+        "bank_size": len(refiner.bank),
+        "pairs": refiner.calls,  # refined pairs (used frames but each track's first)
+        "mean_ms": refiner.mean_ms,  # mean cost per refined pair (ms); None if none
+    }
+
+
 def evaluate_against(
-    ground_truth, est_stamps, odom_from_base, pipeline, out_dir: Path, clip_len: int
+    ground_truth,
+    est_stamps,
+    odom_from_base,
+    pipeline,
+    out_dir: Path,
+    clip_len: int,
+    extra: dict | None = None,
 ) -> dict:
-    """Metrics of the used frames against the vehicle ground truth (camera poses compared)."""
+    """Metrics of the used frames against the vehicle ground truth (camera poses compared).
+
+    ``extra``: more top-level entries of ``metrics.json``."""
     gt_stamps, world_from_base = ground_truth
     gt_index, est_index = associate_stamps(gt_stamps, est_stamps, max_difference_s=0.02)
     if len(gt_index) < 2:
@@ -155,5 +193,6 @@ def evaluate_against(
         {"LA-Pose (replay)": est_cams},
         clip_len=clip_len,
         title="bag replay: top view",
+        extra=extra,
     )
     return {"report_dir": str(out_dir), **report["methods"]["LA-Pose (replay)"]}

@@ -34,6 +34,7 @@ from la_pose_ros import messages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PARAMS_FILE = REPO_ROOT / "config/la_pose.yaml"
+DEMO_MODEL = REPO_ROOT / "models/la_pose_demo.pt"  # the shipped trained tiny model
 
 
 def write_test_checkpoint(path: Path, config_name: str = "tiny", seed: int = 0) -> Path:
@@ -43,6 +44,41 @@ def write_test_checkpoint(path: Path, config_name: str = "tiny", seed: int = 0) 
     torch.manual_seed(seed)
     config = get_config(config_name)
     return save_checkpoint(path, LAPosePosttrainer(config), config)
+
+
+def write_refinement_checkpoint(
+    path: Path, checkpoint: Path = DEMO_MODEL, motions: int = 300, foreign: bool = False
+) -> Path:
+    """A refinement file (pose encoder + motion bank) for ``checkpoint``'s backbone.
+
+    The encoder is untrained (enough for the plumbing); the bank holds ``motions`` pure forward
+    motions (identity rotation, translation (0, 0, z), z in [0.05, 3] m), so a refined
+    translation, an affine combination of bank translations, has x = y = 0. ``foreign``: the
+    file names a freshly initialised backbone instead (it must be refused).
+    """
+    import torch
+
+    from la_pose_core.model.checkpoint import load_checkpoint
+    from la_pose_core.model.inverse_dynamics import InverseDynamics
+    from la_pose_core.model.pose_encoder import PoseEncoder
+    from la_pose_core.pose_autoencoder.refinement import (
+        MotionBank,
+        save_refinement_checkpoint,
+        teacher_record,
+    )
+
+    torch.manual_seed(0)
+    loaded = load_checkpoint(checkpoint)
+    backbone = loaded.modules["posttrainer"].inverse_dynamics
+    if foreign:
+        backbone = InverseDynamics(loaded.config)
+    encoder = PoseEncoder.from_config(loaded.config)
+    poses = np.tile(np.eye(4), (motions, 1, 1))  # (N, 4, 4)
+    poses[:, 2, 3] = np.linspace(0.05, 3.0, motions)
+    bank = MotionBank.from_relative_poses(poses, encoder, source="test", fps=2.0)
+    record = teacher_record(backbone, "fresh InverseDynamics" if foreign else str(checkpoint))
+    save_refinement_checkpoint(path, encoder, loaded.config, bank, record)
+    return path
 
 
 def free_domain_id() -> int:
