@@ -13,6 +13,11 @@ used frames against the ground truth:
                                      truth: **metric only with GT scale**;
 ``constant_velocity_gt_first_pair``  the first pair's ground-truth motion, repeated.
 
+Options of the model: ``--refine ENCODER.pt`` refines every translation with a trained pose
+encoder's motion bank (Camera Pose Auto-Encoder; the bank holds post-training motions only);
+``--reverse`` plays the sequence backwards (real footage of reversing,
+:class:`~la_pose_core.data.time_reversal.TimeReversedSequence`).
+
 Outputs in ``--out``: ``metrics.json`` (per method: per-clip AUC@5/@30, ATE-S, ATE-M; whole
 trajectory ATE and KITTI RPE; see :func:`la_pose_core.metrics.evaluate_trajectory`; plus run
 details), ``trajectory.png`` (top view of every method and the ground truth), and
@@ -85,6 +90,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--vo-features", choices=("klt", "orb"), default="klt", help="OpenCV VO features (klt)"
+    )
+    parser.add_argument(
+        "--refine",
+        metavar="ENCODER.pt",
+        help="refine translations with this pose-encoder model file (la-pose train "
+        "pose-encoder) of the same backbone",
+    )
+    parser.add_argument(
+        "--refine-k", type=int, default=3, help="bank motions combined per pair (default 3)"
+    )
+    parser.add_argument(
+        "--reverse",
+        action="store_true",
+        help="play the sequence backwards (a car reversing along the recorded path)",
     )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
@@ -170,8 +189,12 @@ def run_sequence(
     stamps = np.asarray(sequence.stamps, np.float64)[used]
     ground_truth = np.asarray(sequence.world_from_cam, np.float64)[used]
     estimates = {LA_POSE: chain_relative_poses(np.stack(motions))}
+    refiner = getattr(estimator, "refiner", None)
     details = {
         LA_POSE: {
+            "refinement": None
+            if refiner is None
+            else {"k": refiner.k, "bank_size": len(refiner.bank), "ms_per_pair": refiner.mean_ms},
             "resets": resets,
             "mean_predicted_scale_m": float(np.mean(scales)) if scales else None,
             "mean_predicted_fov_deg": math.degrees(float(np.mean(fovs))) if fovs else None,
@@ -195,10 +218,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from la_pose_core.data.kitti import KittiSequence
+    from la_pose_core.data.time_reversal import TimeReversedSequence
     from la_pose_core.data.trajectory_io import write_kitti_poses
     from la_pose_core.evaluation import write_report
     from la_pose_core.inference.estimator import PoseEstimator
     from la_pose_core.inference.preprocess import input_vertical_fov
+    from la_pose_core.pose_autoencoder import RefinementConfig
 
     if args.max_frames is not None and args.max_frames < 2:
         fail(f"--max-frames must be at least 2, got {args.max_frames}")
@@ -207,16 +232,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         fail("--device cuda but CUDA is not available")
     baselines = _parse_baselines(args.baselines)
+    if args.refine_k < 1:
+        fail(f"--refine-k must be at least 1, got {args.refine_k}")
     sequence = KittiSequence(args.sequence, camera=args.camera)
     if sequence.world_from_cam is None:
         fail(f"{args.sequence}: no poses.txt (evaluation needs ground truth)")
-    estimator = PoseEstimator.from_checkpoint(args.checkpoint, args.device, args.precision)
+    if args.reverse:
+        sequence = TimeReversedSequence(sequence)
+    refinement = RefinementConfig(args.refine or "", args.refine_k)
+    estimator = PoseEstimator.from_checkpoint(
+        args.checkpoint, args.device, args.precision, refinement
+    )
     config = estimator.config
     if args.fps is not None:  # same modules, frame selection at another rate
         streaming = dataclasses.replace(config.streaming, target_fps=args.fps)
         config = dataclasses.replace(config, streaming=streaming)
         estimator = PoseEstimator(
-            estimator.inverse_dynamics, estimator.pose_head, config, args.device, args.precision
+            estimator.inverse_dynamics,
+            estimator.pose_head,
+            config,
+            args.device,
+            args.precision,
+            estimator.refiner,
         )
     clip_len = args.clip_len if args.clip_len is not None else config.clip_len
     if clip_len < 2:
@@ -224,7 +261,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     out = (
         Path(args.out)
         if args.out is not None
-        else Path(args.checkpoint).resolve().parent / f"eval-{Path(args.sequence).resolve().name}"
+        else Path(args.checkpoint).resolve().parent
+        / f"eval-{Path(args.sequence).resolve().name}{'-reversed' if args.reverse else ''}"
     )
 
     start = time.perf_counter()
@@ -238,6 +276,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     extra = {
         "checkpoint": str(args.checkpoint),
         "sequence": str(args.sequence),
+        "reversed": bool(args.reverse),
+        "refine": args.refine,
         "camera": args.camera,
         "model_config": config.name,
         "target_fps": config.streaming.target_fps,
@@ -251,7 +291,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         "details": run.details,
     }
     title = (
-        f"{Path(args.sequence).name}: {len(run.used)} frames at {config.streaming.target_fps:g} fps"
+        f"{Path(args.sequence).name}{' reversed' if args.reverse else ''}"
+        f"{' refined' if args.refine else ''}: {len(run.used)} frames at "
+        f"{config.streaming.target_fps:g} fps"
     )
     report = write_report(out, run.ground_truth, run.estimates, clip_len, title, extra)
     trajectories = out / "trajectories"
