@@ -28,7 +28,6 @@ each pair when it is the newest (the clip's last pair is the same in both).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -251,9 +250,8 @@ class PoseEstimator:
         if self.refiner is not None:
             translation_head = translation
             latent_action = pair["latent_actions"][0].double().cpu().numpy()  # (d,)
-            start = time.perf_counter()
             translation = self.refiner(latent_action, translation_head).translation
-            refinement_ms = 1000.0 * (time.perf_counter() - start)
+            refinement_ms = 1000.0 * self.refiner.last_seconds
         self.world_from_cam = self.world_from_cam @ pose_from_translation_quaternion(
             translation, quaternion
         )

@@ -257,6 +257,7 @@ class TranslationRefiner:
         self.bank, self.k, self.ridge = bank, k, ridge
         self.teacher = dict(teacher or {})
         self.calls = 0
+        self.last_seconds = 0.0  # cost of the latest call
         self.total_seconds = 0.0
 
     @classmethod
@@ -290,7 +291,8 @@ class TranslationRefiner:
         """Refined translation of one pair (:func:`refine`), timing the call."""
         start = time.perf_counter()
         result = refine(z, translation, self.bank, k=self.k, ridge=self.ridge)
-        self.total_seconds += time.perf_counter() - start
+        self.last_seconds = time.perf_counter() - start
+        self.total_seconds += self.last_seconds
         self.calls += 1
         return result
 

@@ -3,6 +3,7 @@ file, virtual latent actions and clip-length sampling in post-training, label-no
 
 import dataclasses
 import itertools
+import json
 import signal
 
 import numpy as np
@@ -18,7 +19,7 @@ from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
 from la_pose_core.pose_autoencoder import MotionBank, RefinementConfig, TranslationRefiner
 from la_pose_core.training import MODEL_FILE, Trainer
 from la_pose_core.training.trainer import resume_options
-from test.core.training.helpers import TINY, TINY_SIZE
+from test.core.training.helpers import TINY, TINY_SIZE, la_pose
 from test.core.training.test_trainer import assert_same_weights, options, state
 
 
@@ -204,3 +205,28 @@ def test_label_noise_counts_of_the_outlier_filter(tmp_path):
     clips = summary["ranks"][0]["clips_seen"]
     assert clips == 48 and counts["label_noise_seen"] == 24  # 3 epochs of 16 clips, half noisy
     assert 0 <= counts["label_noise_dropped"] <= summary["outliers_dropped"]
+
+
+def test_evaluate_refines_and_reverses(encoder_model, teachers, kitti_sample, tmp_path, capsys):
+    path, _ = encoder_model
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--checkpoint", str(teachers[0]), "--sequence", str(kitti_sample)]
+    argv += ["--refine", str(path), "--reverse", "--baselines", "none", "--out", str(out)]
+    assert la_pose(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["reversed"] and metrics["refine"] == str(path)
+    refinement = metrics["details"]["la_pose"]["refinement"]
+    assert refinement["k"] == 3 and refinement["ms_per_pair"] > 0
+    assert refinement["bank_size"] == len(
+        MotionBank.from_dict(load_checkpoint(path).extra["motion_bank"])
+    )
+    assert summary["frames_used"] >= 10
+    # reversed ground truth: the camera moves backwards (-z) between used frames
+    truth = np.loadtxt(out / "trajectories" / "ground_truth.txt").reshape(-1, 3, 4)
+    first_step = np.linalg.solve(
+        np.vstack([truth[0], [0, 0, 0, 1]]), np.append(truth[1][:, 3], 1.0)
+    )
+    assert first_step[2] < -1.0
+    assert la_pose([*argv[:5], "--refine", str(teachers[1]), "--out", str(out)]) == 2
+    assert "no trained pose encoder" in capsys.readouterr().err
