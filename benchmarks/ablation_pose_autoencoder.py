@@ -17,8 +17,9 @@ files go to ``runs/ablation`` (``--work``). Every number comes from this run:
    ``noisy`` (30 % bad labels) and ``noisy + filter`` (the same with the 3-sigma outlier filter).
 4. **Evaluation.** Each head streams the KITTI sample (the node's path, 2 fps) forwards and
    time-reversed (:class:`~la_pose_core.data.time_reversal.TimeReversedSequence`), without and
-   with test-time refinement. Metrics: AUC@5, ATE-S, ATE-M (``metrics.md``: per 6-frame clip);
-   AUC and ATE ignore a translation's sign by definition (AUC takes ``min(theta, 180 - theta)``,
+   with test-time refinement (the paper's plain affine weights, and with ``ridge = 1e-2``; the
+   mean largest ``|a_i|`` shows whether the weights extrapolate). Metrics: AUC@5, ATE-S, ATE-M
+   (``metrics.md``: per 6-frame clip); AUC and ATE ignore a translation's sign by definition (AUC takes ``min(theta, 180 - theta)``,
    and ATE's alignment may turn a straight path around), so two sign-aware figures are added:
    the mean per-pair translation error (m) and the share of moving pairs whose translation
    points the right way. Cost: estimator milliseconds per used frame and refinement per pair.
@@ -61,6 +62,7 @@ REPO = Path(__file__).resolve().parents[1]
 KITTI_SAMPLE = REPO.parent / "shared/data/kitti_odometry_00_f0000-0090"
 DEMO_MODEL = REPO / "models/la_pose_demo.pt"
 LABEL_NOISE = 0.3
+REFINEMENTS = {"no": None, "affine": 1e-9, "ridge 1e-2": 1e-2}  # name -> RefinementConfig.ridge
 
 
 def la_pose(*args: str) -> None:
@@ -130,6 +132,7 @@ def evaluate(model: Path, sequence, refinement: RefinementConfig | None) -> dict
         **sign_aware_errors(run.ground_truth, estimate),
         "ms_per_frame": details["ms_per_used_frame"],
         "refinement_ms_per_pair": None if refined is None else refined["ms_per_pair"],
+        "refinement_max_abs_weight": None if refined is None else refined["mean_max_abs_weight"],
         "frames_used": len(run.used),
     }
 
@@ -165,7 +168,7 @@ def teacher_vs_student(model: Path, encoder_model: Path, sequence) -> dict[str, 
                 output["translation"], output["quaternion"]
             )
             translation = np.linalg.norm(predicted[:, :3, 3] - truth[:, :3, 3], axis=-1)
-            rotation = np.degrees(rotation_angle(inverse(truth) @ predicted))
+            rotation = np.degrees(rotation_angle((inverse(truth) @ predicted)[:, :3, :3]))
             rows[name].append(np.stack([translation, rotation], axis=-1))
     result = {}
     for name, values in rows.items():
@@ -187,16 +190,17 @@ def markdown(report: dict) -> str:
         "sign of a translation; the two sign-aware columns do not.",
         "",
         "| run | KITTI | refine | AUC@5 | ATE-S | ATE-M (m) | pair t err (m) | right way % "
-        "| ms/frame | refine ms/pair |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| ms/frame | refine ms/pair | max abs weight |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["rows"]:
-        refine = row["refinement_ms_per_pair"]
+        refine, weight = row["refinement_ms_per_pair"], row["refinement_max_abs_weight"]
         lines.append(
-            f"| {row['run']} | {row['direction']} | {'yes' if row['refine'] else 'no'} "
+            f"| {row['run']} | {row['direction']} | {row['refine']} "
             f"| {row['auc5']:.1f} | {row['ate_s']:.3f} | {row['ate_m']:.2f} "
             f"| {row['pair_translation_error_m']:.2f} | {row['right_direction_pct']:.0f} "
-            f"| {row['ms_per_frame']:.1f} | {'-' if refine is None else f'{refine:.2f}'} |"
+            f"| {row['ms_per_frame']:.1f} | {'-' if refine is None else f'{refine:.2f}'} "
+            f"| {'-' if weight is None else f'{weight:.3g}'} |"
         )
     lines += [
         "",
@@ -279,11 +283,11 @@ def main() -> None:
     rows = []
     for run, model in heads.items():
         for direction, sequence in sequences.items():
-            for refine in (False, True):
-                if refine and run not in ("baseline", "virtual actions"):
+            for refine, ridge in REFINEMENTS.items():
+                if ridge is not None and run not in ("baseline", "virtual actions"):
                     continue
-                refinement = RefinementConfig(str(encoder), 3) if refine else None
-                print(f"evaluating {run}, {direction}, refine={refine}", file=sys.stderr)
+                refinement = None if ridge is None else RefinementConfig(str(encoder), 3, ridge)
+                print(f"evaluating {run}, {direction}, refine: {refine}", file=sys.stderr)
                 row = evaluate(model, sequence, refinement)
                 rows.append({"run": run, "direction": direction, "refine": refine, **row})
     noisy_summary = json.loads((work / "noisy_filter" / "summary.json").read_text())

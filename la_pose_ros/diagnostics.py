@@ -27,11 +27,14 @@ def refinement_values(refiner: TranslationRefiner | None, checkpoint: str) -> di
     if refiner is None:
         return {"refinement": "off"}
     mean_ms = refiner.mean_ms  # read while the worker may update it: at worst a frame stale
+    weight = refiner.mean_max_abs_weight
     return {
         "refinement": Path(checkpoint).name,
         "refinement_k": str(refiner.k),
         "refinement_pairs": str(refiner.calls),
         "refinement_ms_mean": "" if mean_ms is None else f"{mean_ms:.3f}",
+        # far above 1: the affine weights extrapolate (raise refinement.ridge)
+        "refinement_max_weight_mean": "" if weight is None else f"{weight:.3g}",
     }
 
 

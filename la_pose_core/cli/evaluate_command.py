@@ -40,6 +40,7 @@ import numpy as np
 from la_pose_core.baselines import constant_velocity_trajectory
 from la_pose_core.cli.common import fail, print_json
 from la_pose_core.evaluation.baselines import BASELINES, CONSTANT_VELOCITY, OPENCV_VO, vo_trajectory
+from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 
 LA_POSE = "la_pose"
 NOTES = {
@@ -99,6 +100,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--refine-k", type=int, default=3, help="bank motions combined per pair (default 3)"
+    )
+    parser.add_argument(
+        "--refine-ridge",
+        type=float,
+        default=RefinementConfig.ridge,
+        help="relative regulariser of the affine weights (default: the paper's unregularised "
+        "solve; 1e-2 pulls them towards the retrieved motions' mean)",
     )
     parser.add_argument(
         "--reverse",
@@ -194,7 +202,13 @@ def run_sequence(
         LA_POSE: {
             "refinement": None
             if refiner is None
-            else {"k": refiner.k, "bank_size": len(refiner.bank), "ms_per_pair": refiner.mean_ms},
+            else {
+                "k": refiner.k,
+                "ridge": refiner.ridge,
+                "bank_size": len(refiner.bank),
+                "ms_per_pair": refiner.mean_ms,
+                "mean_max_abs_weight": refiner.mean_max_abs_weight,
+            },
             "resets": resets,
             "mean_predicted_scale_m": float(np.mean(scales)) if scales else None,
             "mean_predicted_fov_deg": math.degrees(float(np.mean(fovs))) if fovs else None,
@@ -239,7 +253,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         fail(f"{args.sequence}: no poses.txt (evaluation needs ground truth)")
     if args.reverse:
         sequence = TimeReversedSequence(sequence)
-    refinement = RefinementConfig(args.refine or "", args.refine_k)
+    if args.refine_ridge < 0:
+        fail(f"--refine-ridge must not be negative, got {args.refine_ridge}")
+    refinement = RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge)
     estimator = PoseEstimator.from_checkpoint(
         args.checkpoint, args.device, args.precision, refinement
     )

@@ -183,7 +183,9 @@ class PoseEstimator:
             raise ValueError(f"{path} holds no pose estimator (parts: {sorted(modules)})")
         refiner = None
         if refinement is not None and refinement.checkpoint:
-            refiner = TranslationRefiner.from_checkpoint(refinement.checkpoint, refinement.k)
+            refiner = TranslationRefiner.from_checkpoint(
+                refinement.checkpoint, refinement.k, refinement.ridge
+            )
             refiner.check_backbone(module_fingerprint(backbone))
         return cls(backbone, head, checkpoint.config, device, precision, refiner)
 

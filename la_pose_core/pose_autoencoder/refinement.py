@@ -20,6 +20,14 @@ KKT system
 the system solvable when bank latents coincide; with the default ``ridge`` it moves an exact
 solution by about ``1e-9`` relative.
 
+**Conditioning.** With a dense bank the ``k`` motions nearest to ``t0`` are nearly the same
+motion, their latents nearly the same vector, and the unregularised affine weights explode
+(hundreds to thousands, of both signs): the refined translation then extrapolates far outside
+the retrieved motions, amplifying the encoder's small errors. A larger ``ridge`` (e.g. ``1e-2``)
+pulls the weights towards ``1 / k`` (the retrieved motions' mean). :class:`TranslationRefiner`
+reports the largest ``|a_i|`` it has used so this can be seen; the ablation
+(``benchmarks/ablation_pose_autoencoder.py``) measures both.
+
 **Bank contents.** The bank must hold motions of the *post-training* set only (the clips whose
 ground-truth poses trained the pose head and the encoder). It must never contain motions of
 evaluation or test sequences: that would leak ground truth into the estimate and void every
@@ -232,6 +240,7 @@ class RefinementConfig:
 
     checkpoint: str = ""  # a trained pose encoder with its motion bank (la-pose train pose-encoder)
     k: int = 3  # bank motions combined per pair
+    ridge: float = DEFAULT_RIDGE  # relative regulariser of the affine weights (module docstring)
 
 
 class TranslationRefiner:
@@ -256,12 +265,17 @@ class TranslationRefiner:
             raise ValueError(f"refinement k must be in [1, {len(bank)}] (bank size), got {k}")
         self.bank, self.k, self.ridge = bank, k, ridge
         self.teacher = dict(teacher or {})
+        if not ridge >= 0:
+            raise ValueError(f"refinement ridge must not be negative, got {ridge}")
         self.calls = 0
         self.last_seconds = 0.0  # cost of the latest call
         self.total_seconds = 0.0
+        self.sum_max_abs_weight = 0.0  # sum over calls of max_i |a_i| (conditioning)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, k: int = 3) -> TranslationRefiner:
+    def from_checkpoint(
+        cls, path: str | os.PathLike, k: int = 3, ridge: float = DEFAULT_RIDGE
+    ) -> TranslationRefiner:
         """Load the bank of a ``la-pose train pose-encoder`` model file."""
         from la_pose_core.model.checkpoint import load_checkpoint
 
@@ -272,7 +286,7 @@ class TranslationRefiner:
                 f"{sorted(checkpoint.modules)}); train one with la-pose train pose-encoder"
             )
         bank = MotionBank.from_dict(checkpoint.extra[BANK_KEY])
-        return cls(bank, k, checkpoint.extra.get(TEACHER_KEY))
+        return cls(bank, k, checkpoint.extra.get(TEACHER_KEY), ridge)
 
     def check_backbone(self, fingerprint: str) -> None:
         """Raise ``ValueError`` unless the bank's latents come from the backbone whose
@@ -293,6 +307,7 @@ class TranslationRefiner:
         result = refine(z, translation, self.bank, k=self.k, ridge=self.ridge)
         self.last_seconds = time.perf_counter() - start
         self.total_seconds += self.last_seconds
+        self.sum_max_abs_weight += float(np.abs(result.weights).max())
         self.calls += 1
         return result
 
@@ -300,6 +315,12 @@ class TranslationRefiner:
     def mean_ms(self) -> float | None:
         """Mean cost of one refinement so far (milliseconds), None before the first."""
         return None if self.calls == 0 else 1000.0 * self.total_seconds / self.calls
+
+    @property
+    def mean_max_abs_weight(self) -> float | None:
+        """Mean over calls of the largest ``|a_i|``: ``1 / k`` to 1 interpolates between the
+        retrieved motions, far above 1 extrapolates (module docstring, conditioning)."""
+        return None if self.calls == 0 else self.sum_max_abs_weight / self.calls
 
 
 def teacher_record(inverse_dynamics: torch.nn.Module, checkpoint: str | None = None) -> dict:

@@ -81,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay.add_argument(
         "--refine-k", type=int, default=3, metavar="K", help="bank motions combined per pair"
     )
+    replay.add_argument(
+        "--refine-ridge",
+        type=float,
+        default=1e-9,
+        metavar="R",
+        help="relative regulariser of the affine weights (as refinement.ridge)",
+    )
     replay.set_defaults(run=run_replay)
 
     play = commands.add_parser("play", help="publish a bag live with rclpy at recorded timing")
@@ -148,7 +155,7 @@ def run_replay(args: argparse.Namespace) -> int:
             args.gt_topic,
             device=args.device,
             precision=args.precision,
-            refinement=RefinementConfig(args.refine or "", args.refine_k),
+            refinement=RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge),
         )
     except (BadBag, ConfigurationError) as error:
         fail(str(error))

@@ -162,9 +162,11 @@ def refinement_summary(estimator: PoseEstimator, refinement: RefinementConfig) -
     return {
         "checkpoint": refinement.checkpoint,
         "k": refiner.k,
+        "ridge": refiner.ridge,
         "bank_size": len(refiner.bank),
         "pairs": refiner.calls,  # refined pairs (used frames but each track's first)
         "mean_ms": refiner.mean_ms,  # mean cost per refined pair (ms); None if none
+        "mean_max_abs_weight": refiner.mean_max_abs_weight,  # >> 1: extrapolating weights
     }
 
 

@@ -113,3 +113,25 @@ def test_bank_with_frame_rates() -> None:
     np.testing.assert_allclose(result.translation, bank.translations[7], atol=1e-6)
     re_encoded = refine(bank.latents[7], bank.translations[7], bank, encoder=encoder, k=3)
     np.testing.assert_allclose(re_encoded.translation, bank.translations[7], atol=1e-5)
+
+
+def test_near_duplicate_neighbours_extrapolate_unless_regularised(encoder: PoseEncoder) -> None:
+    """The failure the KITTI ablation shows: three almost identical bank motions make the
+    plain affine weights explode; a ridge of 1e-2 keeps the result among the neighbours."""
+    from la_pose_core.geometry import make_pose
+    from la_pose_core.pose_autoencoder import TranslationRefiner
+
+    steps = np.array([[0.0, 0.0, 2.000], [0.002, 0.0, 2.001], [0.0, 0.003, 1.999]])  # metres
+    bank = MotionBank.from_relative_poses(make_pose(np.eye(3), steps), encoder, "posttrain")
+    with torch.no_grad():  # a query latent slightly off the three (an encoder error)
+        query = encoder(torch.tensor([[0.0, 0.0, 2.3]]), torch.tensor([[0.0, 0.0, 0.0, 1.0]]))
+    query = query[0].double().numpy()
+    plain = TranslationRefiner(bank, k=3)
+    regularised = TranslationRefiner(bank, k=3, ridge=1e-2)
+    wild = plain(query, steps[0])
+    tame = regularised(query, steps[0])
+    assert np.abs(wild.weights).max() > 5 and plain.mean_max_abs_weight > 5  # extrapolating
+    assert np.abs(tame.weights).max() < 1.0 and tame.weights.sum() == pytest.approx(1.0)
+    assert np.linalg.norm(tame.translation - steps.mean(axis=0)) < 0.01
+    with pytest.raises(ValueError, match="ridge"):
+        TranslationRefiner(bank, k=3, ridge=-1.0)
