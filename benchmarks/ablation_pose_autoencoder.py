@@ -19,8 +19,9 @@ files go to ``runs/ablation`` (``--work``). Every number comes from this run:
    time-reversed (:class:`~la_pose_core.data.time_reversal.TimeReversedSequence`), without and
    with test-time refinement (the paper's plain affine weights, and with ``ridge = 1e-2``; the
    mean largest ``|a_i|`` shows whether the weights extrapolate). Metrics: AUC@5, ATE-S, ATE-M
-   (``metrics.md``: per 6-frame clip); AUC and ATE ignore a translation's sign by definition (AUC takes ``min(theta, 180 - theta)``,
-   and ATE's alignment may turn a straight path around), so two sign-aware figures are added:
+   (``metrics.md``: per 6-frame clip); AUC and ATE ignore a translation's sign by definition
+   (AUC takes ``min(theta, 180 - theta)``, and ATE's alignment may turn a straight path
+   around), so two sign-aware figures are added:
    the mean per-pair translation error (m) and the share of moving pairs whose translation
    points the right way. Cost: estimator milliseconds per used frame and refinement per pair.
 5. **Teacher vs student** (the Camera Pose Auto-Encoder paper's Tables 1-2): the baseline head
