@@ -63,6 +63,7 @@ REPO = Path(__file__).resolve().parents[1]
 KITTI_SAMPLE = REPO.parent / "shared/data/kitti_odometry_00_f0000-0090"
 DEMO_MODEL = REPO / "models/la_pose_demo.pt"
 LABEL_NOISE = 0.3
+REUSED: list[str] = []  # runs whose model.pt an earlier invocation had already trained
 REFINEMENTS = {"no": None, "affine": 1e-9, "ridge 1e-2": 1e-2}  # name -> RefinementConfig.ridge
 
 
@@ -98,7 +99,9 @@ def make_data(work: Path, drives: int, frames: int, clips: int) -> tuple[Path, P
 def train(work: Path, name: str, stage: str, init: Path, data: Path, steps: int, *extra: str):
     """One training run (skipped when its model exists); returns its model file."""
     model = work / name / "model.pt"
-    if not model.exists():
+    if model.exists():
+        REUSED.append(name)
+    else:
         la_pose(
             "train", stage, "--init", str(init), "--data", str(data), "--out", str(work / name),
             "--steps", str(steps), "--batch-size", "8", "--checkpoint-every", "0",
@@ -185,8 +188,14 @@ def markdown(report: dict) -> str:
     lines = [
         "# Camera Pose Auto-Encoder / Unposed-to-3D ablation",
         "",
-        f"`{report['command']}` on {report['machine']}, {report['elapsed_min']:.1f} min. "
-        f"Tiny config, frozen backbone of `models/la_pose_demo.pt`, {report['steps']} steps per "
+        f"`{report['command']}` on {report['machine']}, {report['elapsed_min']:.1f} min"
+        + (
+            f" (training of {', '.join(report['reused_runs'])} reused from an earlier invocation "
+            "with the same settings). "
+            if report["reused_runs"]
+            else ". "
+        )
+        + f"Tiny config, frozen backbone of `models/la_pose_demo.pt`, {report['steps']} steps per "
         f"head, KITTI sample at 2 fps ({report['frames_used']} frames). AUC and ATE ignore the "
         "sign of a translation; the two sign-aware columns do not.",
         "",
@@ -313,6 +322,7 @@ def main() -> None:
         },
     }
     report["elapsed_min"] = (time.perf_counter() - start) / 60.0
+    report["reused_runs"] = list(REUSED)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation_pose_autoencoder.json").write_text(dumps(report) + "\n")
