@@ -97,11 +97,12 @@ class MotionBank:
         return cls(translations, quaternions, latents, source, fps_array)
 
     def to_dict(self) -> dict:
-        """Plain data for a checkpoint's ``extra`` (float64 tensors, ``weights_only``-safe)."""
+        """Plain data for a checkpoint's ``extra`` (tensors, ``weights_only``-safe; the latents
+        in float32, which halves the file and is the encoder's own precision)."""
         return {
             "translations": torch.from_numpy(np.ascontiguousarray(self.translations)),
             "quaternions": torch.from_numpy(np.ascontiguousarray(self.quaternions)),
-            "latents": torch.from_numpy(np.ascontiguousarray(self.latents)),
+            "latents": torch.from_numpy(np.ascontiguousarray(self.latents, dtype=np.float32)),
             "source": self.source,
             "fps": None if self.fps is None else torch.from_numpy(self.fps.copy()),
         }

@@ -371,12 +371,25 @@ class PoseEncoderStage(Stage):
         return StepOutput(outputs["loss"], terms, None, frames.shape[0])
 
     def finalize(self, model: nn.Module, options: TrainOptions, urls: list[str]) -> dict:
-        """The motion bank of every training clip's pairs and the teacher's fingerprint."""
+        """The motion bank of the training clips' pairs (at most :data:`MAX_BANK_MOTIONS`,
+        evenly spaced over the shards) and the teacher's fingerprint."""
         poses, fps = motions_of_shards(urls)
-        source = f"pose-encoder training clips: {len(urls)} shards, first {urls[0]}"
+        total = len(poses)
+        if total > MAX_BANK_MOTIONS:
+            keep = np.linspace(0, total - 1, MAX_BANK_MOTIONS).round().astype(int)  # (M,)
+            poses, fps = poses[keep], fps[keep]
+        source = (
+            f"pose-encoder training clips: {len(urls)} shards, first {urls[0]}; "
+            f"{len(poses)} of {total} distinct motions"
+        )
         bank = MotionBank.from_relative_poses(poses, model.encoder, source, fps=fps)
         teacher = teacher_record(model.inverse_dynamics, options.init)
         return {BANK_KEY: bank.to_dict(), TEACHER_KEY: teacher}
+
+
+# Bank size cap: N motions cost N x d latents in the file and in memory (float32 on disk:
+# 123 MB for the paper's d = 1536); the nearest-motion search is brute force, ~0.1 ms at 20k.
+MAX_BANK_MOTIONS = 20_000
 
 
 def motions_of_shards(urls: list[str]) -> tuple[np.ndarray, np.ndarray]:

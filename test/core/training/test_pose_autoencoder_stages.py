@@ -230,3 +230,20 @@ def test_evaluate_refines_and_reverses(encoder_model, teachers, kitti_sample, tm
     assert first_step[2] < -1.0
     assert la_pose([*argv[:5], "--refine", str(teachers[1]), "--out", str(out)]) == 2
     assert "no trained pose encoder" in capsys.readouterr().err
+
+
+def test_the_bank_is_capped_evenly(encoder_model, teachers, tiny_shards, tmp_path, monkeypatch):
+    from la_pose_core.training import stages
+    from la_pose_core.training.data import resolve_shards
+
+    monkeypatch.setattr(stages, "MAX_BANK_MOTIONS", 7)
+    path, _ = encoder_model
+    model = stages.PoseEncoderStage().build(TINY, load_checkpoint(teachers[0]), None)
+    model.encoder.load_state_dict(load_checkpoint(path).modules["pose_encoder"].state_dict())
+    run = options(tmp_path, tiny_shards, "pose-encoder", init=str(teachers[0]))
+    urls = resolve_shards(str(tiny_shards))  # in the order the training run read them
+    extra = stages.PoseEncoderStage().finalize(model, run, urls)
+    bank = MotionBank.from_dict(extra["motion_bank"])
+    full = MotionBank.from_dict(load_checkpoint(path).extra["motion_bank"])
+    assert len(bank) == 7 and f"7 of {len(full)} distinct motions" in bank.source
+    np.testing.assert_allclose(bank.translations[[0, -1]], full.translations[[0, -1]])
