@@ -79,8 +79,8 @@ TENSORBOARD_DIR = "tb"
 MAX_NONFINITE_STEPS = 10
 KEY_RECORD_LIMIT = 1000  # keys per rank and epoch kept for summary.json
 KEY_RECORD_EPOCHS = 4
-# Clips with injected label noise (la-pose shards --label-noise): seen, and dropped by the
-# outlier filter (all ranks). They measure the filter; real data has no such flag.
+# With the outlier filter on: clips with injected label noise (la-pose shards --label-noise)
+# seen, and dropped by the filter (all ranks). They measure the filter; real data has none.
 LABEL_NOISE_COUNTERS = {"label_noise_seen": 0, "label_noise_dropped": 0}
 
 
@@ -577,17 +577,16 @@ class Trainer:
                         with autocast_context(device, options.precision):
                             output = stage.step(wrapped, batch, device, outlier_filter is not None)
                         loss = output.loss
-                        noisy = batch.get("label_noise")  # (B,) injected label noise
-                        if noisy is not None:
-                            noisy = context.gather(noisy.to(device).float()) > 0  # every rank's
-                            counters["label_noise_seen"] += int(noisy.sum())
                         if outlier_filter is not None:
                             losses = output.per_sample.float()  # (B,)
                             threshold = outlier_filter.threshold()
                             keep = outlier_filter.keep_mask(losses, threshold)
                             every_loss = context.gather(losses)  # every rank's (B,)
-                            if noisy is not None:
+                            noisy = batch.get("label_noise")  # (B,) injected label noise
+                            if noisy is not None:  # measure the filter (la-pose shards flag)
+                                noisy = context.gather(noisy.to(device).float()) > 0
                                 kept_all = outlier_filter.keep_mask(every_loss, threshold)
+                                counters["label_noise_seen"] += int(noisy.sum())
                                 counters["label_noise_dropped"] += int((noisy & ~kept_all).sum())
                             dropped += outlier_filter.update(every_loss, threshold)
                             kept = torch.where(keep, losses, torch.zeros_like(losses))
