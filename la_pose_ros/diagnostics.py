@@ -59,11 +59,18 @@ class RateMeter:
 
 @dataclass
 class NodeStatistics:
-    """Thread-safe counters updated by the callbacks and the worker."""
+    """Thread-safe counters updated by the callbacks and the worker.
+
+    Every frame delivered to the image callback (``received``) ends in exactly one of
+    ``used``, ``skipped``, ``ignored``, ``dropped`` or ``rejected``; until then it is in flight
+    (in the mailbox or in the worker), so ``received - handled`` is the frames in flight.
+    """
 
     state: str = INACTIVE
-    received: int = 0
-    used: int = 0  # frames the estimator kept (at its target frame rate)
+    received: int = 0  # delivered to the image callback
+    used: int = 0  # frames the estimator kept (at its target frame rate); each gave outputs
+    skipped: int = 0  # not used by the estimator's frame-rate selection (came too early)
+    ignored: int = 0  # arrived while paused
     dropped: int = 0  # replaced by a newer frame before the worker got to them
     rejected: int = 0  # malformed images, logged and skipped
     resets: int = 0
@@ -73,6 +80,11 @@ class NodeStatistics:
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=500))
     step_times_ms: deque = field(default_factory=lambda: deque(maxlen=500))
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def handled(self) -> int:
+        """Received frames that have left the node's pipeline, one way or another."""
+        return self.used + self.skipped + self.ignored + self.dropped + self.rejected
 
     def latency_percentiles(self) -> tuple[float, float]:
         with self.lock:
@@ -94,8 +106,11 @@ class NodeStatistics:
                 "estimator_step_p50_ms": f"{step:.1f}",
                 "frames_received": str(self.received),
                 "frames_used": str(self.used),
+                "frames_skipped": str(self.skipped),
+                "frames_ignored": str(self.ignored),
                 "frames_dropped": str(self.dropped),
                 "frames_rejected": str(self.rejected),
+                "frames_in_flight": str(self.received - self.handled),
                 "resets": str(self.resets),
                 "last_error": self.last_error,
                 **extra,

@@ -210,13 +210,13 @@ class LaPoseNode(LifecycleNode):
 
     def on_image(self, message) -> None:
         """Subscription callback: keep only the newest message for the worker."""
+        self.stats.received += 1  # before the worker can see it: in flight, never negative
+        self.stats.input_rate.tick()
         with self.mailbox_lock:
             if self.mailbox is not None:
                 self.stats.dropped += 1
             self.mailbox = (message, time.monotonic())
         self.last_input_stamp = message.header.stamp
-        self.stats.received += 1
-        self.stats.input_rate.tick()
         self.mailbox_ready.set()
 
     def on_camera_info(self, message: CameraInfo) -> None:
@@ -250,11 +250,13 @@ class LaPoseNode(LifecycleNode):
 
     def process(self, message, received_at: float) -> None:
         if self.paused:
+            self.stats.ignored += 1
             return
         started = time.perf_counter()
         with self.pipeline_lock:
             output = self.pipeline.process(message)
         if output is None:
+            self.stats.skipped += 1  # frame-rate selection: too soon after the previous used
             return
         self.stats.step_times_ms.append((time.perf_counter() - started) * 1e3)
         for key, outgoing in output.messages.items():

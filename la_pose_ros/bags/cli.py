@@ -100,7 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="first wait up to this long until the bag's image topics have a subscriber",
+        help="first wait up to this long until the bag's image topics have a subscriber, "
+        "then until it acknowledged their first message (a reliable subscriber misses nothing)",
     )
     play.set_defaults(run=run_play)
 

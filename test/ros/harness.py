@@ -21,6 +21,7 @@ from la_pose_msgs.msg import LatentAction, RelativePose
 from lifecycle_msgs.srv import ChangeState, GetState
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMessage
+from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import CompressedImage, Image
@@ -83,6 +84,11 @@ def write_refinement_checkpoint(
 
 def free_domain_id() -> int:
     return random.Random(os.getpid() ^ time.time_ns()).randint(20, 200)
+
+
+def stamp_seconds(message_stamp) -> float:
+    """builtin_interfaces/Time -> seconds, rounded to the microsecond (test stamps are exact)."""
+    return round(message_stamp.sec + message_stamp.nanosec * 1e-9, 6)
 
 
 def image_message(image: np.ndarray, stamp: float, frame_id: str = "camera_left") -> Image:
@@ -149,6 +155,7 @@ class Client:
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node("la_pose_test_client", context=self.context)
         self.received: dict[str, list] = defaultdict(list)
+        self.last_diagnostics: list = []  # the newest /diagnostics message before clear()
         self.receipt_times: dict[str, list] = defaultdict(list)
         self.lock = threading.Lock()
         for key, (topic, message_type) in self.OUTPUTS.items():
@@ -156,6 +163,7 @@ class Client:
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.node.create_subscription(TFMessage, "/tf_static", self.recorder("tf_static"), latched)
         image_type = CompressedImage if compressed else Image
+        # reliable (the default): publish_confirmed() can wait for the node's acknowledgement
         self.image_pub = self.node.create_publisher(image_type, "/image_raw", 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -175,8 +183,10 @@ class Client:
             return list(self.received[key])
 
     def clear(self) -> None:
-        """Forget what was received (but /tf_static, which is published once)."""
+        """Forget what was received (but /tf_static, which is published once, and the newest
+        /diagnostics, for :meth:`node_counters`)."""
         with self.lock:
+            self.last_diagnostics = self.received.get("diagnostics", [])[-1:]
             for key in list(self.received):
                 if key != "tf_static":
                     del self.received[key]
@@ -192,6 +202,32 @@ class Client:
 
     def wait_for_subscriber(self, timeout: float = 60.0) -> bool:
         return self.wait_for(lambda: self.image_pub.get_subscription_count() > 0, timeout)
+
+    def publish_confirmed(self, message, timeout: float = 30.0) -> None:
+        """Publish an image and wait until every matched (reliable) subscriber acknowledged it.
+
+        An acknowledged sample is in the subscriber's history, so no discovery race or writer
+        history overflow can lose it. The node's own reader may still overwrite it if its
+        executor falls ``input.qos_depth`` frames behind: :meth:`node_counters` tells.
+        """
+        self.image_pub.publish(message)
+        if not self.image_pub.wait_for_all_acked(Duration(seconds=timeout)):
+            raise TimeoutError(f"the image was not acknowledged within {timeout} s")
+
+    def node_report(self) -> tuple[float | None, dict[str, int]]:
+        """From the newest /diagnostics message: its stamp (the newest input image's, in s)
+        and the node's counters (``frames_*`` and ``resets``); ``(None, {})`` before one."""
+        with self.lock:
+            arrays = self.received.get("diagnostics") or self.last_diagnostics
+        if not arrays:
+            return None, {}
+        values = {item.key: item.value for item in arrays[-1].status[0].values}
+        counters = {
+            key: int(value)
+            for key, value in values.items()
+            if key.startswith("frames_") or key == "resets"
+        }
+        return stamp_seconds(arrays[-1].header.stamp), counters
 
     def call(self, service_type, name: str, request, timeout: float = 30.0):
         client = self.node.create_client(service_type, name)

@@ -181,6 +181,8 @@ def test_play_publishes_the_bag_at_recorded_timing(kitti_sample, tmp_path):
                 "2",
                 "--topics",
                 "/camera/image_raw",
+                "--wait-for-subscribers",
+                "30",
             ],
             capture_output=True,
             text=True,
@@ -190,9 +192,9 @@ def test_play_publishes_the_bag_at_recorded_timing(kitti_sample, tmp_path):
         elapsed = time.perf_counter() - started
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["published"] == 20
-        assert client.wait_for(lambda: len(images) == 20, 10), (len(images), result.stderr[-2000:])
-        stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in images]
-        assert stamps == sorted(stamps)
+        stamps = lambda: [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in images]  # noqa: E731
+        assert client.wait_for(lambda: len(images) == 20, 10), (stamps(), result.stderr[-2000:])
+        assert stamps() == sorted(stamps())
         assert elapsed > 19 * 0.1 / 2  # 1.9 s of bag at twice the speed
     finally:
         client.close()
