@@ -8,7 +8,7 @@ refinement (``refinement.*``): the refined translation is then what every output
 """
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Path
@@ -73,15 +73,7 @@ def load_estimator(
         raise ConfigurationError(f"cannot load {files}: {error}") from error
     if streaming is None or streaming == loaded.config.streaming:
         return loaded
-    config = replace(loaded.config, streaming=streaming)
-    return PoseEstimator(
-        loaded.inverse_dynamics,
-        loaded.pose_head,
-        config,
-        device,
-        model.precision,
-        loaded.refiner,
-    )
+    return loaded.with_streaming(streaming)
 
 
 @dataclass(frozen=True)

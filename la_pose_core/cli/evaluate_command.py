@@ -18,8 +18,10 @@ encoder's motion bank (Camera Pose Auto-Encoder; the bank holds post-training mo
 ``--reverse`` plays the sequence backwards (real footage of reversing,
 :class:`~la_pose_core.data.time_reversal.TimeReversedSequence`).
 
-Outputs in ``--out``: ``metrics.json`` (per method: per-clip AUC@5/@30, ATE-S, ATE-M; whole
-trajectory ATE and KITTI RPE; see :func:`la_pose_core.metrics.evaluate_trajectory`; plus run
+Outputs in ``--out``: ``metrics.json`` (per method: per-clip AUC@5/@30, ATE-S, ATE-M over
+``--clip-len`` frames, 16 by default as in the paper; whole trajectory ATE and KITTI RPE;
+per-pair skill: yaw and step-length correlation, yaw spread ratio, rotation error, right-way
+share; see :func:`la_pose_core.metrics.evaluate_trajectory`; plus run
 details), ``trajectory.png`` (top view of every method and the ground truth), and
 ``trajectories/`` (KITTI ``poses.txt`` files of each method and of the ground truth, and
 ``frames.txt``: index and stamp of each used frame). Prints a short JSON summary.
@@ -40,6 +42,7 @@ import numpy as np
 from la_pose_core.baselines import constant_velocity_trajectory
 from la_pose_core.cli.common import fail, print_json
 from la_pose_core.evaluation.baselines import BASELINES, CONSTANT_VELOCITY, OPENCV_VO, vo_trajectory
+from la_pose_core.metrics import EVAL_CLIP_LEN, SKILL_KEYS
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 
 LA_POSE = "la_pose"
@@ -52,7 +55,7 @@ NOTES = {
     CONSTANT_VELOCITY: "ground-truth motion of the first used pair, applied over every later "
     "pair's time interval (uses ground truth once)",
 }
-SUMMARY_KEYS = ("auc5", "auc30", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct")
+SUMMARY_KEYS = ("auc5", "auc30", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct", *SKILL_KEYS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,8 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--clip-len",
         type=int,
-        default=None,
-        help="frames per evaluation clip (default: the model's clip_len)",
+        default=EVAL_CLIP_LEN,
+        help=f"frames per evaluation clip, every method alike (default {EVAL_CLIP_LEN}, the "
+        "paper's protocol; the streaming estimator chains past its own window)",
     )
     parser.add_argument(
         "--baselines",
@@ -259,19 +263,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     estimator = PoseEstimator.from_checkpoint(
         args.checkpoint, args.device, args.precision, refinement
     )
-    config = estimator.config
     if args.fps is not None:  # same modules, frame selection at another rate
-        streaming = dataclasses.replace(config.streaming, target_fps=args.fps)
-        config = dataclasses.replace(config, streaming=streaming)
-        estimator = PoseEstimator(
-            estimator.inverse_dynamics,
-            estimator.pose_head,
-            config,
-            args.device,
-            args.precision,
-            estimator.refiner,
-        )
-    clip_len = args.clip_len if args.clip_len is not None else config.clip_len
+        streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
+        estimator = estimator.with_streaming(streaming)
+    config = estimator.config
+    clip_len = args.clip_len
     if clip_len < 2:
         fail(f"--clip-len must be at least 2, got {clip_len}")
     out = (

@@ -14,6 +14,7 @@ from la_pose_core.cli import (
     evaluate_command,
     metrics_command,
     model_commands,
+    probe_command,
     train_commands,
 )
 from la_pose_core.cli.common import CommandError
@@ -24,6 +25,7 @@ SUBCOMMAND_MODULES = (
     data_commands,
     train_commands,
     evaluate_command,
+    probe_command,
 )
 
 

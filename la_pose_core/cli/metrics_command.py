@@ -6,7 +6,7 @@ import numpy as np
 
 from la_pose_core.cli.common import fail, print_json
 from la_pose_core.data import associate_stamps, read_kitti_poses, read_tum_trajectory
-from la_pose_core.metrics import evaluate_trajectory
+from la_pose_core.metrics import EVAL_CLIP_LEN, evaluate_trajectory
 from la_pose_core.metrics.pairwise import STILL_THRESHOLD_M
 
 
@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "metrics",
         help="AUC@5, ATE-S, ATE-M and RPE of a trajectory against ground truth (JSON)",
         description="Per-clip AUC@5 / ATE-S / ATE-M as in the LA-Pose paper, plus whole-"
-        "trajectory ATE and KITTI-style RPE. Poses are camera-to-world.",
+        "trajectory ATE and KITTI-style RPE, and per-pair skill (yaw and step-length "
+        "correlation, yaw spread ratio, rotation error, right-way share). Poses are "
+        "camera-to-world.",
     )
     parser.add_argument("--gt", required=True, help="ground-truth trajectory file")
     parser.add_argument("--est", required=True, help="estimated trajectory file")
@@ -26,7 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="kitti: 12 numbers per line, one line per frame (same frames in both files); "
         "tum: 'stamp tx ty tz qx qy qz qw', associated by stamp (default: kitti)",
     )
-    parser.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16)")
+    parser.add_argument(
+        "--clip-len",
+        type=int,
+        default=EVAL_CLIP_LEN,
+        help=f"frames per clip (default {EVAL_CLIP_LEN}, the paper's protocol)",
+    )
     parser.add_argument(
         "--still-threshold",
         type=float,

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from la_pose_core.geometry import inverse
 from la_pose_core.json_output import dumps
-from la_pose_core.metrics import evaluate_trajectory
+from la_pose_core.metrics import EVAL_CLIP_LEN, evaluate_trajectory
 from la_pose_core.metrics.pairwise import STILL_THRESHOLD_M
 
 GROUND_TRUTH_STYLE = {"color": "black", "linewidth": 2.0, "label": "ground truth"}
@@ -51,7 +51,7 @@ def write_report(
     out_dir: str | Path,
     ground_truth: np.ndarray,
     estimates: dict[str, np.ndarray],
-    clip_len: int = 16,
+    clip_len: int = EVAL_CLIP_LEN,
     title: str = "top view",
     extra: dict | None = None,
     still_threshold_m: float = STILL_THRESHOLD_M,

@@ -28,6 +28,7 @@ each pair when it is the newest (the clip's last pair is the same in both).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from la_pose_core.geometry import pose_from_translation_quaternion
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
 from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
-from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.config import LAPoseConfig, StreamingConfig
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig, TranslationRefiner
@@ -188,6 +189,19 @@ class PoseEstimator:
             )
             refiner.check_backbone(module_fingerprint(backbone))
         return cls(backbone, head, checkpoint.config, device, precision, refiner)
+
+    def with_streaming(self, streaming: StreamingConfig) -> PoseEstimator:
+        """A fresh estimator of the same modules, device, precision and refinement, selecting
+        frames by ``streaming`` (target frame rate, tolerance, gap) instead."""
+        config = dataclasses.replace(self.config, streaming=streaming)
+        return PoseEstimator(
+            self.inverse_dynamics,
+            self.pose_head,
+            config,
+            self.device,
+            self.precision,
+            self.refiner,
+        )
 
     def reset(self) -> None:
         """Forget the track: the next frame starts a new one at the identity pose."""

@@ -4,14 +4,20 @@ The trajectory is cut into consecutive, non-overlapping clips of ``clip_len`` fr
 shorter remainder at the end is dropped; a trajectory shorter than one clip is one clip).
 Pair errors of all clips are pooled for the AUC (clips have equal size, so this equals the mean
 of per-clip AUCs); ATE-S and ATE-M are averaged over clips (ATE-S over the clips that move).
-The whole trajectory also gets an SE(3)-aligned ATE and the KITTI-style RPE.
+The whole trajectory also gets an SE(3)-aligned ATE, the KITTI-style RPE and the per-pair
+skill measures of :mod:`.skill` (which a constant-motion prior cannot win).
 """
 
 import numpy as np
 
 from la_pose_core.metrics.pairwise import STILL_THRESHOLD_M, auc, pair_errors
 from la_pose_core.metrics.rpe import kitti_rpe
+from la_pose_core.metrics.skill import pair_skill
 from la_pose_core.metrics.trajectory import ate_metric, ate_scale_normalized
+
+EVAL_CLIP_LEN = 16
+"""Frames per evaluation clip: the paper's protocol, the default of every evaluating command
+(``metrics``, ``evaluate``, ``bag replay``, the demo) whatever the model's own window."""
 
 
 def clip_slices(num_frames: int, clip_len: int) -> list[slice]:
@@ -30,7 +36,7 @@ def clip_slices(num_frames: int, clip_len: int) -> list[slice]:
 def evaluate_trajectory(
     gt_world_from_cam: np.ndarray,
     est_world_from_cam: np.ndarray,
-    clip_len: int = 16,
+    clip_len: int = EVAL_CLIP_LEN,
     still_threshold_m: float = STILL_THRESHOLD_M,
 ) -> dict:
     """All metrics of an estimated trajectory against ground truth, as a JSON-ready dict.
@@ -38,7 +44,10 @@ def evaluate_trajectory(
     Keys: ``auc5``, ``auc30`` (percent), ``ate_s`` (unitless, mean over moving clips),
     ``ate_m`` (metres, mean over clips), ``ate_full_m`` (whole trajectory, SE(3)),
     ``rpe_trans_pct``, ``rpe_rot_deg_per_m``, ``rpe_segment_lengths_m``, ``num_clips``,
-    ``num_static_clips``, ``num_pairs``, ``num_still_pairs``, ``clip_len``, ``num_frames``.
+    ``num_static_clips``, ``num_pairs``, ``num_still_pairs``, ``clip_len``, ``num_frames``,
+    and the adjacent-pair skill of :func:`~la_pose_core.metrics.skill.pair_skill`
+    (``yaw_corr``, ``yaw_spread_ratio``, ``step_corr``, ``rotation_err_deg``,
+    ``right_way_pct``, ...).
     """
     gt = np.asarray(gt_world_from_cam, dtype=np.float64)
     est = np.asarray(est_world_from_cam, dtype=np.float64)
@@ -70,4 +79,5 @@ def evaluate_trajectory(
         "num_still_pairs": int(np.concatenate(still).sum()),
         "clip_len": clip_len,
         "num_frames": len(gt),
+        **pair_skill(gt, est, still_threshold_m),
     }

@@ -8,6 +8,7 @@ import argparse
 
 from la_pose_core.cli.common import fail, print_json
 from la_pose_core.data.synthetic.sequence import parse_size
+from la_pose_core.metrics import EVAL_CLIP_LEN
 from la_pose_ros.bags.reader import BadBag
 from la_pose_ros.bags.writer import FORMATS
 
@@ -88,6 +89,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="R",
         help="relative regulariser of the affine weights (as refinement.ridge)",
     )
+    replay.add_argument(
+        "--clip-len",
+        type=int,
+        default=EVAL_CLIP_LEN,
+        help=f"frames per evaluation clip of the metrics (default {EVAL_CLIP_LEN}, as evaluate)",
+    )
     replay.set_defaults(run=run_replay)
 
     play = commands.add_parser("play", help="publish a bag live with rclpy at recorded timing")
@@ -156,6 +163,7 @@ def run_replay(args: argparse.Namespace) -> int:
             args.gt_topic,
             device=args.device,
             precision=args.precision,
+            clip_len=args.clip_len,
             refinement=RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge),
         )
     except (BadBag, ConfigurationError) as error:

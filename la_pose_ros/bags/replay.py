@@ -24,6 +24,7 @@ from tqdm import tqdm
 from la_pose_core.data import associate_stamps
 from la_pose_core.evaluation import write_report
 from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.metrics import EVAL_CLIP_LEN
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 from la_pose_ros.bags.reader import (
     IMAGE_TYPES,
@@ -79,7 +80,7 @@ def replay_bag(
     settings: NodeSettings | None = None,
     device: str = "auto",
     precision: str = "fp32",
-    clip_len: int = 16,
+    clip_len: int = EVAL_CLIP_LEN,
     refinement: RefinementConfig | None = None,
 ) -> dict:
     """Replay; returns a summary (frames, outputs, rejections by reason, refinement, metrics

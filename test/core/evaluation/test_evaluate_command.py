@@ -29,9 +29,13 @@ def test_evaluate_writes_metrics_plot_and_trajectories(
     assert set(report["methods"]) == METHODS and set(report["notes"]) == METHODS
     assert "metric only with GT scale" in report["notes"]["opencv_vo_gt_scale"]
     assert report["used_frames"] == [0, 5, 10, 15, 20, 25, 30]
+    assert report["clip_len"] == 16  # the paper's protocol, not the model's 6-frame window
     for metrics in report["methods"].values():
         for key in ("auc5", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct"):
             assert math.isfinite(metrics[key])
+        for key in ("yaw_corr", "step_corr", "rotation_err_deg", "right_way_pct"):
+            assert metrics[key] is None or math.isfinite(metrics[key]), key
+        assert set(printed["methods"]["la_pose"]) >= {"yaw_corr", "step_corr", "right_way_pct"}
     details = report["details"]
     assert details["la_pose"]["resets"] == 0 and details["opencv_vo_gt_scale"]["failures"] == 0
     assert (out / "trajectory.png").stat().st_size > 10_000

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from la_pose_core.cli import data_commands, evaluate_command, train_commands
+from la_pose_core.cli import data_commands, evaluate_command, probe_command, train_commands
 from la_pose_core.cli.common import CommandError
 from la_pose_core.data.clips import ClipSampler
 from la_pose_core.data.shards import write_clips_to_shards
@@ -23,7 +23,7 @@ def la_pose(argv: list[str]) -> int:
     """``la-pose`` with the data, train and evaluate subcommands (as ``cli.main.main`` does)."""
     parser = argparse.ArgumentParser(prog="la-pose")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (data_commands, train_commands, evaluate_command):
+    for module in (data_commands, train_commands, evaluate_command, probe_command):
         module.register(subparsers)
     args = parser.parse_args(argv)
     try:

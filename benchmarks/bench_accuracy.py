@@ -1,0 +1,161 @@
+"""Does the model follow the motion? Skill and paper metrics against the baselines, one run.
+
+    .venv/bin/python benchmarks/bench_accuracy.py [--checkpoint models/la_pose_demo.pt]
+        [--drives 3] [--out benchmarks/results]
+
+Every method is evaluated on the same used frames (``la-pose evaluate``'s ``run_sequence``:
+the streaming estimator at 2 fps, OpenCV VO with ground-truth step lengths, constant
+velocity) with the paper's 16-frame clips and the per-pair skill measures that a
+constant-motion prior cannot win (``la_pose_core.metrics.skill``):
+
+- **synthetic drives with a turn**: the first ``--drives`` evaluation seeds (300-999, never
+  trained on) whose 30-s drive turns by 60 degrees or more, rendered at 2 fps;
+- **the KITTI sample** (zero-shot real; nearly straight, so judge it on step length and
+  rotation error, not on yaw correlation);
+- **nuScenes parking lot** (``nuscenes_front_2hz_c``, no labels): the net heading change of the
+  model against OpenCV VO's (VO's rotation does not depend on its borrowed step lengths).
+
+Prints the tables (markdown) and writes ``OUT/accuracy.{json,md}`` with the targets of the
+model issue beside the figures.
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from la_pose_core.baselines import MonocularVO
+from la_pose_core.cli.evaluate_command import LA_POSE, run_sequence
+from la_pose_core.data import KittiSequence
+from la_pose_core.data.synthetic.sequence import SyntheticSequence, parse_size
+from la_pose_core.geometry import adjacent_relative_poses, pose_from_translation_quaternion
+from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.json_output import dumps
+from la_pose_core.metrics import EVAL_CLIP_LEN, evaluate_trajectory, yaw_left
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared/data"
+EVAL_SEEDS = range(300, 1000)  # reserved for evaluation: never trained on
+COLUMNS = ("yaw_corr", "yaw_spread_ratio", "step_corr", "rotation_err_deg", "right_way_pct",
+           "auc5", "ate_s", "ate_m")  # fmt: skip
+TARGETS = {
+    "synthetic": "yaw_corr >= 0.95; yaw_spread_ratio 0.8-1.2; step_corr >= 0.8; auc5 >= 90; "
+    "ate_s at most half of constant velocity's",
+    "kitti": "step_corr >= 0.5; auc5 above constant velocity's; rotation_err_deg and ate_m "
+    "below constant velocity's",
+    "nuscenes_c": "net heading change: same sign as OpenCV VO's, within 30 %",
+}
+
+
+def net_yaw_deg(world_from_cam: np.ndarray) -> float:
+    return float(np.degrees(np.sum(yaw_left(adjacent_relative_poses(world_from_cam)))))
+
+
+def turning_drives(count: int, size: tuple[int, int], grayscale: bool) -> list:
+    """The first ``count`` evaluation seeds whose 30-s drive turns by >= 60 degrees, at 2 fps."""
+    drives = []
+    for seed in EVAL_SEEDS:
+        drive = SyntheticSequence(60, seed, size=size, fps=2.0, grayscale=grayscale)
+        if abs(net_yaw_deg(drive.world_from_cam)) >= 60.0:
+            drives.append(drive)
+        if len(drives) == count:
+            return drives
+    raise ValueError(f"fewer than {count} evaluation seeds turn by 60 degrees")
+
+
+def evaluate_methods(estimator: PoseEstimator, sequence) -> dict[str, dict]:
+    run = run_sequence(estimator, sequence)
+    methods = {}
+    for name, trajectory in run.estimates.items():
+        metrics = evaluate_trajectory(run.ground_truth, trajectory, EVAL_CLIP_LEN)
+        metrics["net_yaw_deg"] = net_yaw_deg(trajectory)
+        methods[name] = metrics
+    methods["ground_truth"] = {"net_yaw_deg": net_yaw_deg(run.ground_truth)}
+    return methods
+
+
+def heading_without_labels(estimator: PoseEstimator, sequence) -> dict[str, float]:
+    """Net heading change (degrees, left positive) of the model and of OpenCV VO."""
+    estimator.reset()
+    vo = MonocularVO(sequence.intrinsics.matrix, "klt")
+    model_yaw = vo_yaw = 0.0
+    for index in range(len(sequence)):
+        image = sequence.image(index)
+        result = estimator.step(image, float(sequence.stamps[index]))
+        if result is None:
+            continue
+        if result.quaternion is not None:
+            motion = pose_from_translation_quaternion(result.translation, result.quaternion)
+            model_yaw += float(yaw_left(motion[None])[0])
+        motion = vo.step(image, 1.0)  # the VO sees the frames the model used
+        if motion is not None:
+            vo_yaw += float(yaw_left(motion[None])[0])
+    return {LA_POSE: math.degrees(model_yaw), "opencv_vo": math.degrees(vo_yaw)}
+
+
+def table(title: str, methods: dict[str, dict]) -> str:
+    lines = [f"### {title}", "", "| method | " + " | ".join(COLUMNS) + " | net yaw deg |"]
+    lines.append("|---" * (len(COLUMNS) + 2) + "|")
+    for name, metrics in methods.items():
+        cells = [_cell(metrics.get(key)) for key in (*COLUMNS, "net_yaw_deg")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=str(REPO / "models/la_pose_demo.pt"))
+    parser.add_argument("--drives", type=int, default=3)
+    parser.add_argument("--size", default="256x128", help="synthetic render size (WxH)")
+    parser.add_argument("--colour", action="store_true", help="colour synthetic frames")
+    parser.add_argument("--fps", type=float, default=2.0, help="the model's frame rate")
+    parser.add_argument("--out", default=str(REPO / "benchmarks/results"))
+    args = parser.parse_args()
+    estimator = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
+    streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
+    estimator = estimator.with_streaming(streaming)
+    report = {"checkpoint": args.checkpoint, "fps": args.fps, "targets": TARGETS}
+    markdown = [f"## Accuracy of `{Path(args.checkpoint).name}` at {args.fps:g} fps\n"]
+
+    size = parse_size(args.size)
+    for drive in turning_drives(args.drives, size, grayscale=not args.colour):
+        methods = evaluate_methods(estimator, drive)
+        report[drive.name] = methods
+        markdown.append(table(f"{drive.name} ({args.size}, 30 s)", methods))
+        print(markdown[-1], file=sys.stderr)
+
+    kitti = DATA / "kitti_odometry_00_f0000-0090"
+    if kitti.is_dir():
+        report["kitti_sample"] = evaluate_methods(estimator, KittiSequence(kitti))
+        markdown.append(table("KITTI sample (zero-shot real)", report["kitti_sample"]))
+    nuscenes = DATA / "nuscenes_front_2hz_c"
+    if nuscenes.is_dir():
+        heading = heading_without_labels(estimator, KittiSequence(nuscenes))
+        report["nuscenes_front_2hz_c_net_yaw_deg"] = heading
+        markdown.append(
+            "### nuscenes_front_2hz_c (no labels): net heading change, degrees left\n\n"
+            + "\n".join(f"- {name}: {value:.1f}" for name, value in heading.items())
+            + "\n"
+        )
+    markdown.append("Targets: " + "; ".join(f"**{k}**: {v}" for k, v in TARGETS.items()) + "\n")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "accuracy.json").write_text(dumps(report))
+    (out / "accuracy.md").write_text("\n".join(markdown))
+    print("\n".join(markdown))
+    print(json.dumps({"out": str(out / "accuracy.json")}))
+
+
+if __name__ == "__main__":
+    main()

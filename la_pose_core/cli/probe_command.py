@@ -1,0 +1,102 @@
+"""``la-pose probe``: a linear probe from a checkpoint's frozen latent actions to the motion.
+
+Synthetic drives (rendered on the fly, exact poses) are streamed through the checkpoint's
+estimator at ``--fps``; a ridge regression from each pair's bottleneck code to its yaw, step
+length and lateral motion is fitted on the ``--train-seeds`` drives and scored (R^2) on the
+``--eval-seeds`` drives, for the checkpoint's backbone and for a randomly initialised backbone
+of the same config (what pretraining added). See :mod:`la_pose_core.evaluation.probe`.
+Seeds 300-999 are reserved for evaluation and refused as training seeds.
+"""
+
+import argparse
+import dataclasses
+
+from la_pose_core.cli.common import fail, print_json
+
+EVAL_SEED_RANGE = range(300, 1000)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-7"`` -> 0..7; ``"1,5,9"`` -> [1, 5, 9] (ranges and lists can be mixed)."""
+    seeds = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        seeds += list(range(int(first), int(last or first) + 1))
+    return seeds
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "probe",
+        help="linear probe: R^2 of yaw, step length and lateral motion from frozen latents",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("--checkpoint", required=True, help="checkpoint with a pose estimator")
+    parser.add_argument("--train-seeds", default="0-7", help="synthetic drives to fit on (0-7)")
+    parser.add_argument("--eval-seeds", default="300-303", help="held-out drives (300-303)")
+    parser.add_argument("--frames", type=int, default=60, help="frames per drive (default 60)")
+    parser.add_argument("--fps", type=float, default=2.0, help="frame rate (default 2)")
+    parser.add_argument("--size", default="256x128", help="render size WxH (default 256x128)")
+    parser.add_argument("--colour", action="store_true", help="colour frames (default grey)")
+    parser.add_argument("--ridge", type=float, default=1e-2, help="relative ridge (1e-2)")
+    parser.add_argument("--out", help="also write the JSON report here")
+    parser.set_defaults(run=run_probe)
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    import torch
+
+    from la_pose_core.data.synthetic.sequence import SyntheticSequence, parse_size
+    from la_pose_core.evaluation.probe import ProbeSet, RenderedSequence, RidgeProbe, collect_pairs
+    from la_pose_core.inference.estimator import PoseEstimator
+    from la_pose_core.json_output import dumps
+    from la_pose_core.model.inverse_dynamics import InverseDynamics
+
+    try:
+        train_seeds, eval_seeds = parse_seeds(args.train_seeds), parse_seeds(args.eval_seeds)
+        size = parse_size(args.size)
+    except ValueError as error:
+        fail(f"bad --train-seeds, --eval-seeds or --size: {error}")
+    reserved = sorted(set(train_seeds) & set(EVAL_SEED_RANGE))
+    if reserved:
+        fail(f"--train-seeds {reserved[:5]}...: seeds 300-999 are reserved for evaluation")
+    if set(train_seeds) & set(eval_seeds):
+        fail("--train-seeds and --eval-seeds overlap")
+    if args.frames < 3 or not args.fps > 0:
+        fail("--frames must be at least 3 and --fps positive")
+
+    trained = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
+    streaming = dataclasses.replace(trained.config.streaming, target_fps=args.fps)
+    trained = trained.with_streaming(streaming)
+    torch.manual_seed(0)
+    random_backbone = InverseDynamics(trained.config)
+    random = PoseEstimator(random_backbone, trained.pose_head, trained.config, "cpu")
+
+    def drives(seeds):  # rendered once, streamed through both backbones
+        return [
+            RenderedSequence(
+                SyntheticSequence(
+                    args.frames, s, size=size, fps=args.fps, grayscale=not args.colour
+                )
+            )
+            for s in seeds
+        ]
+
+    train_drives, eval_drives = drives(train_seeds), drives(eval_seeds)
+    report = {"checkpoint": args.checkpoint, "train_seeds": train_seeds, "eval_seeds": eval_seeds}
+    for name, estimator in (("trained_backbone", trained), ("random_backbone", random)):
+        train = ProbeSet.concatenate([collect_pairs(estimator, d) for d in train_drives])
+        held_out = ProbeSet.concatenate([collect_pairs(estimator, d) for d in eval_drives])
+        probe = RidgeProbe.fit(train, args.ridge)
+        report[name] = {
+            "r2_held_out": probe.r2(held_out),
+            "r2_train": probe.r2(train),
+            "train_pairs": len(train.latents),
+            "held_out_pairs": len(held_out.latents),
+            "latent_std_mean": float(train.latents.std(axis=0).mean()),
+        }
+    if args.out:
+        with open(args.out, "w") as file:
+            file.write(dumps(report))
+    print_json(report)
+    return 0

@@ -1,0 +1,47 @@
+"""The linear probe: R^2 on known answers, and ``la-pose probe`` end to end at toy size."""
+
+import json
+
+import numpy as np
+import pytest
+
+from la_pose_core.evaluation.probe import ProbeSet, RidgeProbe
+from test.core.training.helpers import la_pose
+
+
+def linear_set(rng: np.random.Generator, pairs: int, mixing: np.ndarray, noise: float):
+    latents = rng.normal(size=(pairs, mixing.shape[0]))
+    return ProbeSet(latents, latents @ mixing + noise * rng.normal(size=(pairs, 3)))
+
+
+def test_a_linear_readout_scores_near_one_and_noise_near_zero():
+    rng = np.random.default_rng(0)
+    mixing = rng.normal(size=(8, 3))
+    probe = RidgeProbe.fit(linear_set(rng, 400, mixing, 0.01), ridge=1e-6)
+    scores = probe.r2(linear_set(rng, 200, mixing, 0.01))
+    assert min(scores.values()) > 0.99
+    unrelated = ProbeSet(rng.normal(size=(400, 8)), rng.normal(size=(400, 3)))
+    other = ProbeSet(rng.normal(size=(200, 8)), rng.normal(size=(200, 3)))
+    scores = RidgeProbe.fit(unrelated).r2(other)
+    assert max(scores.values()) < 0.1
+
+
+def test_probe_command_reports_both_backbones(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "probe.json"
+    argv = ["probe", "--checkpoint", str(tiny_checkpoint), "--train-seeds", "0-1"]
+    argv += ["--eval-seeds", "300", "--frames", "8", "--size", "64x32", "--out", str(out)]
+    assert la_pose(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads(out.read_text())
+    for backbone in ("trained_backbone", "random_backbone"):
+        assert set(report[backbone]["r2_held_out"]) == {"yaw_deg", "step_m", "lateral_m"}
+        assert report[backbone]["train_pairs"] == 14 and report[backbone]["held_out_pairs"] == 7
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [(["--train-seeds", "298-301"], "reserved for evaluation"), (["--eval-seeds", "5"], "overlap")],
+)
+def test_probe_refuses_evaluation_seeds_for_training(tiny_checkpoint, seeds, message, capsys):
+    assert la_pose(["probe", "--checkpoint", str(tiny_checkpoint), *seeds]) == 2
+    assert message in capsys.readouterr().err
