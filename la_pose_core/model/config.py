@@ -17,7 +17,8 @@ Sections:
 Presets (:func:`get_config`): ``paper`` is the paper's scale (960x448 frames, 16-frame clips,
 16-pixel patches, 1536-D latent actions, 50-D bottleneck). The paper fixes those numbers; depths,
 head counts, tokenizer widths and codebook size are this project's choices. ``small`` is a
-mid-size model for CPU benchmarks; ``tiny`` runs a whole training step on two CPU cores in a
+mid-size model for CPU benchmarks; ``compact`` (frozen XFeat features, 256x128) is the
+shipped model; ``tiny`` runs a whole training step on two CPU cores in a
 fraction of a second (tests).
 """
 
@@ -44,8 +45,14 @@ class TokenizerConfig:
 
 @dataclass
 class InverseDynamicsConfig:
-    """Spatio-temporal ViT that turns frame pairs into latent actions (Genie-style)."""
+    """Spatio-temporal ViT that turns frame pairs into latent actions (Genie-style).
 
+    ``frame_encoder``: ``"patch"`` embeds pixels with a learned ``patch_size`` convolution (the
+    paper); ``"xfeat"`` embeds frozen pretrained XFeat descriptors (one per 8x8 pixels) with a
+    learned ``patch_size / 8`` convolution (``la_pose_core.model.frame_features``).
+    """
+
+    frame_encoder: str = "patch"
     patch_size: int = 16
     dim: int = 1536  # transformer width = size d of a latent action
     depth: int = 12
@@ -176,6 +183,11 @@ class LAPoseConfig:
         ):
             if heads < 1 or dim % heads or (dim // heads) % 2:
                 problems.append(f"{what}: dim {dim} must split into {heads} heads of even width")
+        encoder = self.inverse_dynamics.frame_encoder
+        if encoder not in ("patch", "xfeat"):
+            problems.append(f"inverse_dynamics.frame_encoder must be patch or xfeat, got {encoder}")
+        if encoder == "xfeat" and self.inverse_dynamics.patch_size % 8:
+            problems.append("inverse_dynamics.patch_size must be a multiple of 8 with xfeat")
         if self.clip_len < 2:
             problems.append(f"clip_len must be at least 2, got {self.clip_len}")
         if self.streaming.target_fps <= 0 or self.streaming.max_gap_s <= 0:
@@ -253,6 +265,39 @@ def small_config() -> LAPoseConfig:
     )
 
 
+def compact_config() -> LAPoseConfig:
+    """The shipped model: 256x128 frames, 8-frame clips, frozen XFeat features under a small
+    spatio-temporal transformer; trains in about an hour on two CPU cores
+    (``tools/train_model.sh``)."""
+    return LAPoseConfig(
+        name="compact",
+        image_height=128,
+        image_width=256,
+        clip_len=8,
+        tokenizer=TokenizerConfig(
+            downsample=16,
+            base_channels=8,
+            max_channels=32,
+            res_blocks=1,
+            codebook_size=256,
+            code_dim=16,
+        ),
+        inverse_dynamics=InverseDynamicsConfig(
+            frame_encoder="xfeat",
+            patch_size=16,
+            dim=128,
+            depth=3,
+            heads=4,
+            bottleneck_dim=50,
+            bottleneck_hidden=128,
+        ),
+        forward_dynamics=ForwardDynamicsConfig(
+            dim=128, depth=2, heads=4, refiner_depth=1, refiner_dim=64, refiner_heads=2
+        ),
+        pose_head=PoseHeadConfig(dim=64, depth=2, heads=4),
+    )
+
+
 def tiny_config() -> LAPoseConfig:
     """Test-size model: 64x32 frames, 6-frame clips; a training step takes ~0.1 s on 2 CPU cores."""
     return LAPoseConfig(
@@ -278,7 +323,12 @@ def tiny_config() -> LAPoseConfig:
     )
 
 
-PRESETS = {"paper": paper_config, "small": small_config, "tiny": tiny_config}
+PRESETS = {
+    "paper": paper_config,
+    "small": small_config,
+    "compact": compact_config,
+    "tiny": tiny_config,
+}
 
 
 def get_config(name: str) -> LAPoseConfig:

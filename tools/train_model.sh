@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Train the shipped model (config `compact`: frozen XFeat features, 256x128, 8-frame clips) and
+# its two comparisons, on synthetic drives only, then measure them.
+#
+#   tools/train_model.sh [WORK_DIR] [DEVICE]     (about an hour on 2 CPU cores; DEVICE: cpu|cuda)
+#
+# Stoppable at any point: run it again with the same WORK_DIR and every finished step is
+# skipped, an interrupted training stage resumes from its last.pt. Steps:
+#   1. 24 synthetic drives, seeds 0-23 (300 frames at 10 Hz, 256x128; turns at crossings,
+#      stops, lane changes, reversing in every third drive, every other drive grey, FoV and
+#      speed by seed). Seeds 300-999 are reserved for evaluation and never used here.
+#   2. 8-frame clips at 1-4 fps from each drive, as shards.
+#   3. tokenizer, latent action pretraining, then three post-trainings of the pose head:
+#      post_frozen (the method: pretrained backbone frozen), post_finetuned (pretrained
+#      backbone fine-tuned with the head), post_random (a random frozen backbone: the ablation).
+#   4. `la-pose probe` of the pretrained backbone and benchmarks/bench_accuracy.py of the three.
+# Figures land in WORK_DIR/results/; the README says which model ships and why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LA_POSE=.venv/bin/la-pose
+PYTHON=.venv/bin/python
+WORK=${1:-runs/compact}
+DEVICE=${2:-cpu}
+STEPS_TOKENIZER=${STEPS_TOKENIZER:-600}
+STEPS_PRETRAIN=${STEPS_PRETRAIN:-1200}
+STEPS_POSTTRAIN=${STEPS_POSTTRAIN:-1200}
+mkdir -p "$WORK/results"
+
+for seed in $(seq 0 23); do
+  drive="$WORK/drives/s$seed"
+  if [[ ! -f "$drive/done" ]]; then
+    grey=$([[ $((seed % 2)) -eq 1 ]] && echo --grayscale || true)
+    reverse=$([[ $((seed % 3)) -eq 2 ]] && echo 0.5 || echo 0)
+    "$LA_POSE" synth --out "$drive" --frames 300 --seed "$seed" --size 256x128 $grey \
+      --reverse-prob "$reverse" --overwrite --workers 2 > /dev/null
+    touch "$drive/done"
+  fi
+  if [[ ! -f "$WORK/shards/s$seed.done" ]]; then
+    rm -f "$WORK/shards/s$seed"-*.tar
+    "$LA_POSE" shards --sequence "$drive" --out "$WORK/shards" --clips 200 --seed "$seed" \
+      --clip-len 8 --clips-per-shard 100 --prefix "s$seed" > /dev/null
+    touch "$WORK/shards/s$seed.done"
+  fi
+done
+
+# train STAGE OUT ARGS...: skipped when OUT/model.pt exists, resumed when OUT/last.pt does
+train() {
+  local stage=$1 out=$2
+  shift 2
+  if [[ -f "$out/model.pt" ]]; then
+    echo "[train_model] $out: done"
+    return
+  fi
+  local resume=()
+  [[ -f "$out/last.pt" ]] && resume=(--resume)
+  echo "[train_model] $stage -> $out ${resume[*]}"
+  "$LA_POSE" train "$stage" --data "$WORK/shards" --out "$out" --device "$DEVICE" \
+    --checkpoint-every 200 --no-progress "${resume[@]}" "$@"
+}
+
+train tokenizer "$WORK/tok" --config compact --steps "$STEPS_TOKENIZER" --batch-size 16
+train pretrain "$WORK/pre" --init "$WORK/tok/model.pt" --steps "$STEPS_PRETRAIN" --batch-size 4
+train posttrain "$WORK/post_frozen" --init "$WORK/pre/model.pt" --steps "$STEPS_POSTTRAIN" \
+  --batch-size 8
+train posttrain "$WORK/post_finetuned" --init "$WORK/pre/model.pt" --finetune-backbone \
+  --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4
+train posttrain "$WORK/post_random" --config compact --steps "$STEPS_POSTTRAIN" --batch-size 8
+
+for run in post_frozen post_finetuned post_random; do
+  if [[ ! -f "$WORK/results/$run/accuracy.json" ]]; then
+    "$LA_POSE" probe --checkpoint "$WORK/$run/model.pt" --out "$WORK/results/probe_$run.json" \
+      > /dev/null
+    "$PYTHON" benchmarks/bench_accuracy.py --checkpoint "$WORK/$run/model.pt" \
+      --out "$WORK/results/$run" > /dev/null
+  fi
+done
+echo "[train_model] done: figures in $WORK/results/"
