@@ -191,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--out", type=Path, default=Path("demo_output"))
     parser.add_argument("--frames", type=int, default=300, help="synthetic drive length (10 Hz)")
-    parser.add_argument("--seed", type=int, default=7, help="synthetic drive seed")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=301,
+        help="synthetic drive seed (301: an evaluation drive with a 90-degree turn)",
+    )
     parser.add_argument("--rate", type=float, default=1.0, help="playback rate")
     args = parser.parse_args(argv)
     if not args.checkpoint.exists():

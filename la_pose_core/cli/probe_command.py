@@ -31,7 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="linear probe: R^2 of yaw, step length and lateral motion from frozen latents",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("--checkpoint", required=True, help="checkpoint with a pose estimator")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a post-training checkpoint, or a pretraining one (then the forward dynamics "
+        "check runs too: next-frame code cross-entropy with true and shuffled latent actions, "
+        "and the accuracy of copying the previous frame's codes)",
+    )
     parser.add_argument("--train-seeds", default="0-7", help="synthetic drives to fit on (0-7)")
     parser.add_argument("--eval-seeds", default="300-303", help="held-out drives (300-303)")
     parser.add_argument("--frames", type=int, default=60, help="frames per drive (default 60)")
@@ -47,10 +53,13 @@ def run_probe(args: argparse.Namespace) -> int:
     import torch
 
     from la_pose_core.data.synthetic.sequence import SyntheticSequence, parse_size
+    from la_pose_core.evaluation.dynamics_check import clips_of, forward_dynamics_check
     from la_pose_core.evaluation.probe import ProbeSet, RenderedSequence, RidgeProbe, collect_pairs
     from la_pose_core.inference.estimator import PoseEstimator
     from la_pose_core.json_output import dumps
+    from la_pose_core.model.checkpoint import load_checkpoint
     from la_pose_core.model.inverse_dynamics import InverseDynamics
+    from la_pose_core.model.pose_head import PoseHead
 
     try:
         train_seeds, eval_seeds = parse_seeds(args.train_seeds), parse_seeds(args.eval_seeds)
@@ -65,12 +74,20 @@ def run_probe(args: argparse.Namespace) -> int:
     if args.frames < 3 or not args.fps > 0:
         fail("--frames must be at least 3 and --fps positive")
 
-    trained = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
-    streaming = dataclasses.replace(trained.config.streaming, target_fps=args.fps)
-    trained = trained.with_streaming(streaming)
+    loaded = load_checkpoint(args.checkpoint, map_location="cpu")
+    config = loaded.config
+    pretrainer = loaded.modules.get("pretrainer")
+    owner = loaded.modules.get("posttrainer") or pretrainer
+    if owner is None:
+        fail(f"{args.checkpoint} holds no inverse dynamics model (parts: {sorted(loaded.modules)})")
+    config = dataclasses.replace(
+        config, streaming=dataclasses.replace(config.streaming, target_fps=args.fps)
+    )
+    head = getattr(owner, "pose_head", None) or PoseHead(config)  # the head does not matter
+    trained = PoseEstimator(owner.inverse_dynamics, head, config, "cpu")
     torch.manual_seed(0)
-    random_backbone = InverseDynamics(trained.config)
-    random = PoseEstimator(random_backbone, trained.pose_head, trained.config, "cpu")
+    random_backbone = InverseDynamics(config)
+    random = PoseEstimator(random_backbone, head, config, "cpu")
 
     def drives(seeds):  # rendered once, streamed through both backbones
         return [
@@ -95,6 +112,10 @@ def run_probe(args: argparse.Namespace) -> int:
             "held_out_pairs": len(held_out.latents),
             "latent_std_mean": float(train.latents.std(axis=0).mean()),
         }
+    if pretrainer is not None:  # a pretraining checkpoint: does its decoder use the action?
+        clips = [clip for drive in eval_drives for clip in clips_of(drive, config.clip_len)]
+        size = (config.image_height, config.image_width)
+        report["forward_dynamics_held_out"] = forward_dynamics_check(pretrainer, clips, size)
     if args.out:
         with open(args.out, "w") as file:
             file.write(dumps(report))

@@ -4,8 +4,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from la_pose_core.evaluation.probe import ProbeSet, RidgeProbe
+from la_pose_core.model.checkpoint import save_checkpoint
+from la_pose_core.model.config import get_config
+from la_pose_core.model.lapose import LAPosePretrainer
 from test.core.training.helpers import la_pose
 
 
@@ -45,3 +49,16 @@ def test_probe_command_reports_both_backbones(tiny_checkpoint, tmp_path, capsys)
 def test_probe_refuses_evaluation_seeds_for_training(tiny_checkpoint, seeds, message, capsys):
     assert la_pose(["probe", "--checkpoint", str(tiny_checkpoint), *seeds]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_probe_of_a_pretraining_checkpoint_checks_the_forward_dynamics(tmp_path, capsys):
+    torch.manual_seed(0)
+    config = get_config("tiny")
+    checkpoint = save_checkpoint(tmp_path / "pre.pt", LAPosePretrainer(config), config)
+    argv = ["probe", "--checkpoint", str(checkpoint), "--train-seeds", "0-1"]
+    assert la_pose([*argv, "--eval-seeds", "300-301", "--frames", "12", "--size", "64x32"]) == 0
+    check = json.loads(capsys.readouterr().out)["forward_dynamics_held_out"]
+    assert check["clips"] == 4  # two 12-frame drives, 6-frame clips
+    assert check["ce_true"] > 0 and check["ce_shuffled"] > 0
+    for key in ("accuracy_true", "accuracy_shuffled", "copy_accuracy"):
+        assert 0.0 <= check[key] <= 1.0

@@ -1,0 +1,78 @@
+"""The frozen XFeat frame encoder: shapes, frozen and out of checkpoints, fingerprint check,
+streaming equal to clip mode."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.model.checkpoint import load_checkpoint, save_checkpoint
+from la_pose_core.model.config import get_config
+from la_pose_core.model.frame_features import XFeatFeatures, xfeat_fingerprint
+from la_pose_core.model.inverse_dynamics import InverseDynamics
+from la_pose_core.model.lapose import LAPosePosttrainer
+from la_pose_core.model.pose_head import PoseHead
+
+TINY = get_config("tiny")
+XFEAT_TINY = dataclasses.replace(  # 64x32 frames, one token per 8x8 XFeat cell
+    TINY,
+    inverse_dynamics=dataclasses.replace(
+        TINY.inverse_dynamics, frame_encoder="xfeat", patch_size=8
+    ),
+)
+
+
+def test_descriptors_are_unit_vectors_per_8x8_cell():
+    descriptors = XFeatFeatures()(torch.rand(2, 3, 32, 64))
+    assert descriptors.shape == (2, 64, 4, 8)
+    np.testing.assert_allclose(descriptors.norm(dim=1).numpy(), 1.0, atol=1e-5)
+
+
+def test_xfeat_stays_frozen_and_out_of_the_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = LAPosePosttrainer(XFEAT_TINY, freeze_backbone=False)  # fine-tuning the backbone
+    names = [name for name, _ in model.named_parameters()]
+    assert not any("frame_features" in name for name in names)
+    state = model.state_dict()
+    assert [k for k in state if "inverse_dynamics.frame_encoder" in k] == [
+        "inverse_dynamics.frame_encoder_fingerprint"
+    ]
+    assert bytes(state["inverse_dynamics.frame_encoder_fingerprint"].tolist()).hex() == (
+        xfeat_fingerprint()
+    )
+    path = save_checkpoint(tmp_path / "m.pt", model, XFEAT_TINY)
+    loaded = load_checkpoint(path).modules["posttrainer"]
+    frames = torch.rand(1, 3, 3, 32, 64)
+    model.eval()
+    torch.testing.assert_close(loaded(frames)["latent_actions"], model(frames)["latent_actions"])
+
+
+def test_a_checkpoint_of_other_xfeat_weights_is_refused():
+    model = InverseDynamics(XFEAT_TINY)
+    state = model.state_dict()
+    state["frame_encoder_fingerprint"] = torch.zeros_like(state["frame_encoder_fingerprint"])
+    with pytest.raises(ValueError, match="trained on XFeat weights"):
+        InverseDynamics(XFEAT_TINY).load_state_dict(state)
+
+
+def test_xfeat_needs_a_patch_size_of_whole_cells():
+    with pytest.raises(ValueError, match="multiple of 8"):
+        dataclasses.replace(
+            TINY, inverse_dynamics=dataclasses.replace(TINY.inverse_dynamics, frame_encoder="xfeat")
+        )
+
+
+def test_streaming_equals_clip_mode_with_xfeat():
+    torch.manual_seed(0)
+    estimator = PoseEstimator(
+        InverseDynamics(XFEAT_TINY), PoseHead(XFEAT_TINY), XFEAT_TINY, device="cpu"
+    )
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (50, 120, 3), dtype=np.uint8) for _ in range(4)]
+    stamps = [100.0 + 0.5 * i for i in range(4)]
+    results = [estimator.step(image, stamp) for image, stamp in zip(frames, stamps, strict=True)]
+    clip = estimator.run_clip(frames, stamps)
+    streamed = np.stack([r.latent for r in results[1:]])
+    np.testing.assert_allclose(streamed, clip["bottleneck_codes"], rtol=0, atol=1e-4)
