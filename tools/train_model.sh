@@ -58,7 +58,7 @@ train() {
     --checkpoint-every 200 --no-progress "${resume[@]}" "$@"
 }
 
-train tokenizer "$WORK/tok" --config compact --steps "$STEPS_TOKENIZER" --batch-size 16
+train tokenizer "$WORK/tok" --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
 train pretrain "$WORK/pre" --init "$WORK/tok/model.pt" --steps "$STEPS_PRETRAIN" --batch-size 4
 train posttrain "$WORK/post_frozen" --init "$WORK/pre/model.pt" --steps "$STEPS_POSTTRAIN" \
   --batch-size 8

@@ -21,8 +21,10 @@ import numpy as np
 from rosbags.convert.converter import generate_message_converter
 from tqdm import tqdm
 
+from la_pose_core.baselines import constant_velocity_trajectory
 from la_pose_core.data import associate_stamps
 from la_pose_core.evaluation import write_report
+from la_pose_core.evaluation.baselines import CONSTANT_VELOCITY
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.metrics import EVAL_CLIP_LEN
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig
@@ -190,10 +192,15 @@ def evaluate_against(
     base_from_camera = pipeline.base_from_camera
     gt_cams = world_from_base[gt_index] @ base_from_camera
     est_cams = odom_from_base[est_index] @ base_from_camera
+    stamps = np.asarray(est_stamps, np.float64)[est_index]
+    estimates = {  # the prior beside the model: skill a constant motion cannot fake
+        "LA-Pose (replay)": est_cams,
+        CONSTANT_VELOCITY: constant_velocity_trajectory(gt_cams, stamps),
+    }
     report = write_report(
         out_dir,
         gt_cams,
-        {"LA-Pose (replay)": est_cams},
+        estimates,
         clip_len=clip_len,
         title="bag replay: top view",
         extra=extra,

@@ -91,12 +91,10 @@ def test_replay_processes_every_image_and_reports(replayed):
     assert summary["images"] == 40 and summary["rejected"] == {}
     assert 7 <= summary["used"] <= 10  # 4 s of 10 Hz images; the tiny config streams at 2 fps
     metrics = json.loads((folder / "output_report/metrics.json").read_text())
-    assert set(metrics["methods"]["LA-Pose (replay)"]) >= {
-        "auc5",
-        "ate_s",
-        "ate_m",
-        "rpe_trans_pct",
-    }
+    assert set(metrics["methods"]) == {"LA-Pose (replay)", "constant_velocity_gt_first_pair"}
+    for method in metrics["methods"].values():
+        assert set(method) >= {"auc5", "ate_s", "ate_m", "rpe_trans_pct", "yaw_corr", "step_corr"}
+    assert metrics["methods"]["LA-Pose (replay)"]["clip_len"] == 16
     assert (folder / "output_report/trajectory.png").stat().st_size > 10_000
 
 
