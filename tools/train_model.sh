@@ -59,7 +59,8 @@ train() {
 }
 
 train tokenizer "$WORK/tok" --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
-train pretrain "$WORK/pre" --init "$WORK/tok/model.pt" --steps "$STEPS_PRETRAIN" --batch-size 4
+train pretrain "$WORK/pre" --init "$WORK/tok/model.pt" --config compact --steps "$STEPS_PRETRAIN" \
+  --batch-size 4
 train posttrain "$WORK/post_frozen" --init "$WORK/pre/model.pt" --steps "$STEPS_POSTTRAIN" \
   --batch-size 8
 train posttrain "$WORK/post_finetuned" --init "$WORK/pre/model.pt" --finetune-backbone \

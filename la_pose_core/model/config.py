@@ -62,6 +62,11 @@ class InverseDynamicsConfig:
     bottleneck_dim: int = 50  # size of the bottleneck code between the two MLPs
     bottleneck_hidden: int = 512  # hidden width of the two 3-layer bottleneck MLPs
     condition_on_dt: bool = True  # add an embedding of the frame interval to the action query
+    # Variance-preserving bottleneck: Kaiming-initialised MLPs and a LayerNorm on the code, so
+    # the latent action reaches the forward dynamics model (and its gradient the inverse
+    # dynamics model) at unit scale. Off in the older presets: with ViT-style std-0.02 weights
+    # through six layers the decoded action is ~1e-6 of the tokens and pretraining ignores it.
+    normalized_bottleneck: bool = False
 
 
 @dataclass
@@ -284,6 +289,7 @@ def compact_config() -> LAPoseConfig:
         ),
         inverse_dynamics=InverseDynamicsConfig(
             frame_encoder="xfeat",
+            normalized_bottleneck=True,
             patch_size=16,
             dim=128,
             depth=3,

@@ -39,10 +39,17 @@ MIN_DT_S = 1e-3  # frame intervals are clamped to this before the log
 
 
 class ActionBottleneck(nn.Module):
-    """Two 3-layer MLPs: ``d -> hidden -> hidden -> k`` (encode) and back (decode)."""
+    """Two 3-layer MLPs: ``d -> hidden -> hidden -> k`` (encode) and back (decode).
 
-    def __init__(self, dim: int, hidden: int, code_dim: int) -> None:
+    ``normalized``: the code goes through a LayerNorm (no parameters) and
+    :meth:`reset_parameters` gives the MLPs Kaiming weights, so signal and gradient keep their
+    scale through all six layers (see ``InverseDynamicsConfig.normalized_bottleneck``).
+    """
+
+    def __init__(self, dim: int, hidden: int, code_dim: int, normalized: bool = False) -> None:
         super().__init__()
+        self.normalized = normalized
+        self.code_norm = nn.LayerNorm(code_dim, elementwise_affine=False) if normalized else None
         self.encoder = nn.Sequential(
             nn.Linear(dim, hidden), nn.GELU(),
             nn.Linear(hidden, hidden), nn.GELU(),
@@ -54,9 +61,19 @@ class ActionBottleneck(nn.Module):
             nn.Linear(hidden, dim),
         )  # fmt: skip
 
+    def reset_parameters(self) -> None:
+        """Kaiming-normal weights (GELU ~ ReLU gain), zero biases; only when ``normalized``."""
+        if not self.normalized:
+            return
+        for layer in (*self.encoder, *self.decoder):
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+
     def encode(self, actions: Tensor) -> Tensor:
         """``(..., d)`` latent actions -> ``(..., k)`` bottleneck codes."""
-        return self.encoder(actions)
+        codes = self.encoder(actions)
+        return self.code_norm(codes) if self.code_norm is not None else codes
 
     def decode(self, codes: Tensor) -> Tensor:
         """``(..., k)`` bottleneck codes -> ``(..., d)`` decoded actions."""
@@ -93,8 +110,11 @@ class InverseDynamics(nn.Module):
             SpaceTimeBlock(cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(cfg.dim)
-        self.bottleneck = ActionBottleneck(cfg.dim, cfg.bottleneck_hidden, cfg.bottleneck_dim)
+        self.bottleneck = ActionBottleneck(
+            cfg.dim, cfg.bottleneck_hidden, cfg.bottleneck_dim, cfg.normalized_bottleneck
+        )
         self.apply(init_transformer_weights)
+        self.bottleneck.reset_parameters()
         nn.init.trunc_normal_(self.spatial_pos, std=0.02)
         nn.init.trunc_normal_(self.action_query, std=0.02)
 
