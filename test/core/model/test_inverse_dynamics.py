@@ -95,3 +95,14 @@ def test_sliding_window_keeps_at_most_clip_len_frames_in_the_cache():
     with torch.no_grad():
         expected = model(frames[:, :3])["latent_actions"]
     torch.testing.assert_close(outputs[2]["latent_actions"], expected[:, 1], rtol=0, atol=1e-5)
+
+
+def test_the_normalized_bottleneck_carries_the_action_at_unit_scale():
+    """With std-0.02 weights the six bottleneck layers shrink the action to ~1e-6 of the
+    forward dynamics tokens (pretraining then ignores it); normalised, it stays at unit scale."""
+    with torch.no_grad():
+        plain = make_model()(clip())
+        normalized = make_model(normalized_bottleneck=True)(clip())
+    assert float(plain["decoded_actions"].std()) < 1e-3
+    assert float(normalized["bottleneck_codes"].std()) == pytest.approx(1.0, abs=0.05)
+    assert 0.3 < float(normalized["decoded_actions"].std()) < 3.0
