@@ -58,6 +58,6 @@ def test_synthetic_to_kitti_evaluation(tmp_path, kitti_sample, capsys):
     for name, metrics in report["methods"].items():
         for key in METRICS:
             assert math.isfinite(metrics[key]), (name, key)
-        assert metrics["num_frames"] == 13 and metrics["clip_len"] == 6
+        assert metrics["num_frames"] == 13 and metrics["clip_len"] == 16  # the paper protocol
     assert (out / "trajectory.png").stat().st_size > 10_000
     assert report["used_frames"] == list(range(0, 61, 5))
