@@ -1,7 +1,8 @@
 """The LA-Pose networks (PyTorch): tokenizer, inverse/forward dynamics, pose head, wrappers.
 
 Read in this order: ``config`` (sizes and presets), ``layers`` (attention blocks),
-``tokenizer``, ``inverse_dynamics``, ``forward_dynamics``, ``pose_head``, ``targets`` and
+``tokenizer``, ``frame_features`` (frozen XFeat, an optional front end), ``inverse_dynamics``,
+``forward_dynamics``, ``pose_head``, ``targets`` and
 ``losses``, ``lapose`` (the pretraining and post-training modules), ``pose_encoder`` (the
 Camera Pose Auto-Encoder's pose -> latent action network), ``checkpoint``.
 
