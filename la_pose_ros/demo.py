@@ -183,6 +183,11 @@ def report(bag: Path, recorded: dict, out: Path) -> dict:
     return write_report(out, ground_truth, estimates, title="demo: live node vs ground truth")
 
 
+def _figure(value) -> str:
+    """A skill measure for the console: nan (undefined) as '-'."""
+    return "-" if value is None or value != value else f"{value:.2f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -217,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in metrics["methods"].items():
         figures = f"AUC@5 {values['auc5']:5.1f}  ATE-S {values['ate_s']:.3f}"
         say("4/4", f"{name:34s} {figures}  ATE-M {values['ate_m']:.2f} m")
+        # what a motion prior cannot fake: does the estimate turn and speed up with the car?
+        skill = f"yaw corr {_figure(values['yaw_corr'])}  yaw spread ratio "
+        skill += f"{_figure(values['yaw_spread_ratio'])}  step corr {_figure(values['step_corr'])}"
+        say("4/4", f"{'':34s} {skill}")
     say("done", f"in {time.perf_counter() - started:.0f} s")
     print(f"  metrics:      {args.out / 'metrics.json'}")
     print(f"  trajectory:   {args.out / 'trajectory.png'}")
