@@ -22,7 +22,6 @@ from torch import Tensor, nn
 
 XFEAT_CELL = 8  # pixels per descriptor cell along each axis
 XFEAT_CHANNELS = 64
-FRAME_ENCODERS = ("patch", "xfeat")
 
 
 @functools.cache

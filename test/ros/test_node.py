@@ -106,8 +106,7 @@ class Feeder:
         raise AssertionError("the node never answered")
 
 
-def stamp(message_stamp) -> float:
-    return stamp_seconds(message_stamp)
+stamp = stamp_seconds  # builtin_interfaces/Time -> seconds
 
 
 def changes(feeder: Feeder, before: dict[str, int]) -> dict[str, int]:
