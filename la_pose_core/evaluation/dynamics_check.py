@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from einops import rearrange
 
 from la_pose_core.inference.preprocess import preprocess_image
 
@@ -44,19 +43,15 @@ def forward_dynamics_check(pretrainer, clips: list, image_size: tuple[int, int])
     )  # (B, T, 3, H, W)
     dt = torch.stack([torch.as_tensor(d, dtype=torch.float32) for _, d in clips])  # (B, T-1)
     pretrainer.eval()
-    batch = frames.shape[0]
-    _, indices, _ = pretrainer.tokenizer.encode(rearrange(frames, "b t c h w -> (b t) c h w"))
-    indices = rearrange(indices, "(b t) h w -> b t h w", b=batch)  # (B, T, h, w)
-    actions = pretrainer.inverse_dynamics(frames, dt)["decoded_actions"]  # (B, T-1, d)
-    derangement = torch.roll(torch.arange(batch), 1)  # every clip gets another clip's actions
-    context, targets = indices[:, :-1], indices[:, 1:]
-    true = pretrainer.forward_dynamics(context, actions, targets)
-    shuffled = pretrainer.forward_dynamics(context, actions[derangement], targets)
+    true = pretrainer(frames, dt)  # the pretraining pass itself: codes, actions, logits, loss
+    context, targets = true["indices"][:, :-1], true["indices"][:, 1:]  # (B, T-1, h, w)
+    derangement = torch.roll(torch.arange(len(clips)), 1)  # each clip gets another's actions
+    shuffled = pretrainer.forward_dynamics(context, true["decoded_actions"][derangement], targets)
     return {
         "ce_true": float(true["loss"]),
         "ce_shuffled": float(shuffled["loss"]),
         "accuracy_true": float((true["logits"].argmax(-1) == targets).float().mean()),
         "accuracy_shuffled": float((shuffled["logits"].argmax(-1) == targets).float().mean()),
         "copy_accuracy": float((context == targets).float().mean()),
-        "clips": batch,
+        "clips": len(clips),
     }

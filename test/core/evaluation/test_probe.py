@@ -1,5 +1,6 @@
 """The linear probe: R^2 on known answers, and ``la-pose probe`` end to end at toy size."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -53,12 +54,15 @@ def test_probe_refuses_evaluation_seeds_for_training(tiny_checkpoint, seeds, mes
 
 def test_probe_of_a_pretraining_checkpoint_checks_the_forward_dynamics(tmp_path, capsys):
     torch.manual_seed(0)
-    config = get_config("tiny")
+    tiny = get_config("tiny")  # with an action that reaches the decoder, shuffling it matters
+    backbone = dataclasses.replace(tiny.inverse_dynamics, normalized_bottleneck=True)
+    config = dataclasses.replace(tiny, inverse_dynamics=backbone)
     checkpoint = save_checkpoint(tmp_path / "pre.pt", LAPosePretrainer(config), config)
     argv = ["probe", "--checkpoint", str(checkpoint), "--train-seeds", "0-1"]
     assert la_pose([*argv, "--eval-seeds", "300-301", "--frames", "12", "--size", "64x32"]) == 0
     check = json.loads(capsys.readouterr().out)["forward_dynamics_held_out"]
     assert check["clips"] == 4  # two 12-frame drives, 6-frame clips
     assert check["ce_true"] > 0 and check["ce_shuffled"] > 0
+    assert check["ce_shuffled"] != check["ce_true"]  # the shuffle reached the decoder
     for key in ("accuracy_true", "accuracy_shuffled", "copy_accuracy"):
         assert 0.0 <= check[key] <= 1.0
