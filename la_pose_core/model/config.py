@@ -50,6 +50,13 @@ class InverseDynamicsConfig:
     ``frame_encoder``: ``"patch"`` embeds pixels with a learned ``patch_size`` convolution (the
     paper); ``"xfeat"`` embeds frozen pretrained XFeat descriptors (one per 8x8 pixels) with a
     learned ``patch_size / 8`` convolution (``la_pose_core.model.frame_features``).
+
+    ``correlation_radius`` (xfeat only, 0 = off): every frame's tokens also carry the local
+    correlation of its descriptors with the previous frame's, over displacements of up to that
+    many 8-pixel cells, and the soft-argmax displacement it implies (a cost volume, as in
+    FlowNetC/PWC-Net; ``frame_features.MotionFeatures``). Factorised space-time attention only
+    compares a token with the *same* slot of earlier frames, so without it motion of a cell or
+    more has to be found by spatial mixing first; measured in the README.
     """
 
     frame_encoder: str = "patch"
@@ -67,6 +74,7 @@ class InverseDynamicsConfig:
     # dynamics model) at unit scale. Off in the older presets: with ViT-style std-0.02 weights
     # through six layers the decoded action is ~1e-6 of the tokens and pretraining ignores it.
     normalized_bottleneck: bool = False
+    correlation_radius: int = 0  # cells; > 0 adds frame-to-frame motion features (xfeat only)
 
 
 @dataclass
@@ -193,6 +201,9 @@ class LAPoseConfig:
             problems.append(f"inverse_dynamics.frame_encoder must be patch or xfeat, got {encoder}")
         if encoder == "xfeat" and self.inverse_dynamics.patch_size % 8:
             problems.append("inverse_dynamics.patch_size must be a multiple of 8 with xfeat")
+        radius = self.inverse_dynamics.correlation_radius
+        if radius < 0 or (radius and encoder != "xfeat"):
+            problems.append("inverse_dynamics.correlation_radius must be 0, or >= 1 with xfeat")
         if self.clip_len < 2:
             problems.append(f"clip_len must be at least 2, got {self.clip_len}")
         if self.streaming.target_fps <= 0 or self.streaming.max_gap_s <= 0:
@@ -271,9 +282,9 @@ def small_config() -> LAPoseConfig:
 
 
 def compact_config() -> LAPoseConfig:
-    """The shipped model: 256x128 frames, 8-frame clips, frozen XFeat features under a small
-    spatio-temporal transformer; trains in about an hour on two CPU cores
-    (``tools/train_model.sh``)."""
+    """The shipped model: 256x128 frames, 8-frame clips, frozen XFeat features and their cost
+    volume to the previous frame under a small spatio-temporal transformer; trains in about
+    an hour on two CPU cores (``tools/train_model.sh``)."""
     return LAPoseConfig(
         name="compact",
         image_height=128,
@@ -290,6 +301,7 @@ def compact_config() -> LAPoseConfig:
         inverse_dynamics=InverseDynamicsConfig(
             frame_encoder="xfeat",
             normalized_bottleneck=True,
+            correlation_radius=4,  # +-32 pixels: a 2 fps turn moves the scene 1-4 cells
             patch_size=16,
             dim=128,
             depth=3,

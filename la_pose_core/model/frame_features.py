@@ -75,3 +75,49 @@ def _copy_to(network: nn.Module, device: torch.device) -> nn.Module:
     import copy
 
     return copy.deepcopy(network).to(device).eval()
+
+
+SOFT_ARGMAX_TEMPERATURE = 0.05  # of unit-descriptor dot products: matches ~0.8, others ~0.2
+
+
+class MotionFeatures:
+    """Where each cell of a frame came from in the previous frame: a local cost volume.
+
+    For descriptors ``current`` and ``previous`` ``(B, C, h, w)`` (unit vectors) and every
+    displacement ``(dy, dx)`` in ``[-r, r]^2`` cells, channel ``(dy + r)(2r + 1) + (dx + r)`` is
+    ``<current(y, x), previous(y + dy, x + dx)>`` (zero outside the previous frame). Two more
+    channels hold the soft-argmax displacement ``sum softmax(corr / T) (dx, dy) / r``: the
+    apparent flow, which a yaw turns into a uniform horizontal shift. No parameters.
+    """
+
+    def __init__(self, radius: int) -> None:
+        self.radius = radius
+        offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+        dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
+        self.displacements = torch.stack((dx.flatten(), dy.flatten())) / radius  # (2, K)
+
+    @property
+    def channels(self) -> int:
+        """``K + 2``: the ``K = (2r + 1)^2`` correlations and the two flow components."""
+        return (2 * self.radius + 1) ** 2 + 2
+
+    def __call__(self, current: Tensor, previous: Tensor | None) -> Tensor:
+        """``(B, C, h, w)`` x ``(B, C, h, w)`` -> ``(B, K + 2, h, w)``; zeros without a previous
+        frame (the first frame of a clip or stream)."""
+        batch, _, rows, cols = current.shape
+        if previous is None:
+            return current.new_zeros(batch, self.channels, rows, cols)
+        r = self.radius
+        padded = F.pad(previous, (r, r, r, r))  # (B, C, h + 2r, w + 2r)
+        correlation = torch.stack(
+            [
+                (current * padded[:, :, dy : dy + rows, dx : dx + cols]).sum(dim=1)
+                for dy in range(2 * r + 1)
+                for dx in range(2 * r + 1)
+            ],
+            dim=1,
+        )  # (B, K, h, w)
+        weights = torch.softmax(correlation / SOFT_ARGMAX_TEMPERATURE, dim=1)  # (B, K, h, w)
+        displacements = self.displacements.to(current)  # (2, K)
+        flow = torch.einsum("bkhw,ck->bchw", weights, displacements)  # (B, 2, h, w)
+        return torch.cat((correlation, flow), dim=1)  # (B, K + 2, h, w)

@@ -7,6 +7,10 @@ Architecture, for frames ``(B, T, 3, H, W)`` in [0, 1]:
    With ``frame_encoder = "xfeat"`` the convolution runs over frozen pretrained XFeat
    descriptors (64 channels per 8x8 pixels, :mod:`~la_pose_core.model.frame_features`) with a
    ``P / 8`` kernel instead: the same tokens, from features that already match across views.
+   With ``correlation_radius > 0`` the descriptors of frame ``t`` are joined by their local
+   correlation with frame ``t - 1``'s and its soft-argmax flow
+   (:class:`~la_pose_core.model.frame_features.MotionFeatures`; zeros for a first frame), so a
+   patch token sees where its content came from: still causal, still one frame's tokens.
 2. Action query: one learnable token is put before the patch tokens of every frame (token slot
    0), so each frame carries ``S = N + 1`` tokens. The query of frame ``t + 1`` becomes the latent
    action ``a_t`` of the pair ``(t, t + 1)``; the query of frame 0 has no pair and is discarded.
@@ -32,7 +36,12 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from la_pose_core.model.config import LAPoseConfig
-from la_pose_core.model.frame_features import XFEAT_CELL, XFEAT_CHANNELS, XFeatFeatures
+from la_pose_core.model.frame_features import (
+    XFEAT_CELL,
+    XFEAT_CHANNELS,
+    MotionFeatures,
+    XFeatFeatures,
+)
 from la_pose_core.model.layers import KeyValueCache, SpaceTimeBlock, init_transformer_weights
 
 MIN_DT_S = 1e-3  # frame intervals are clamped to this before the log
@@ -90,10 +99,15 @@ class InverseDynamics(nn.Module):
         self.clip_len = config.clip_len
         rows, cols = config.patch_grid
         self.frame_features = None  # frozen XFeat, outside the module tree (not in checkpoints)
+        self.motion_features = None  # parameter-free cost volume to the previous frame
         if cfg.frame_encoder == "xfeat":
             self.frame_features = XFeatFeatures()
+            channels = XFEAT_CHANNELS
+            if cfg.correlation_radius > 0:
+                self.motion_features = MotionFeatures(cfg.correlation_radius)
+                channels += self.motion_features.channels
             kernel = cfg.patch_size // XFEAT_CELL
-            self.patch_embed = nn.Conv2d(XFEAT_CHANNELS, cfg.dim, kernel, stride=kernel)
+            self.patch_embed = nn.Conv2d(channels, cfg.dim, kernel, stride=kernel)
             digest = bytes.fromhex(self.frame_features.fingerprint)
             self.register_buffer("frame_encoder_fingerprint", torch.tensor(list(digest)))
             self.register_load_state_dict_post_hook(_check_frame_features)
@@ -123,23 +137,60 @@ class InverseDynamics(nn.Module):
         """``S = N + 1``: patch tokens plus the action query."""
         return self.spatial_pos.shape[0] + 1
 
-    def embed(self, frames: Tensor, dt: Tensor) -> Tensor:
+    def frame_inputs(self, frames: Tensor) -> Tensor:
+        """What the patch embedding reads of each frame, before any motion features.
+
+        ``(B, T, 3, H, W)`` in [0, 1] -> ``(B, T, 64, H / 8, W / 8)`` XFeat descriptors, or the
+        pixels scaled to [-1, 1] with the ``patch`` encoder.
+        """
+        if self.frame_features is None:
+            return frames * 2.0 - 1.0
+        pixels = rearrange(frames, "b t c h w -> (b t) c h w")  # (B*T, 3, H, W)
+        descriptors = self.frame_features(pixels)  # (B*T, 64, H/8, W/8)
+        return rearrange(descriptors, "(b t) c h w -> b t c h w", b=frames.shape[0])
+
+    def with_motion(self, inputs: Tensor, previous: Tensor | None) -> Tensor:
+        """Append the motion features of every frame to its descriptors (identity when off).
+
+        Args:
+            inputs: ``(B, T, C, h, w)`` from :meth:`frame_inputs`.
+            previous: ``(B, C, h, w)`` inputs of the frame before ``inputs[:, 0]``, or None
+                when there is none (its motion features are then zeros).
+        Returns:
+            ``(B, T, C + K + 2, h, w)``, or ``inputs`` unchanged without motion features.
+        """
+        if self.motion_features is None:
+            return inputs
+        motion = [self.motion_features(inputs[:, 0], previous)]  # [(B, K+2, h, w)]
+        if inputs.shape[1] > 1:
+            current = rearrange(inputs[:, 1:], "b t c h w -> (b t) c h w")
+            earlier = rearrange(inputs[:, :-1], "b t c h w -> (b t) c h w")
+            rest = self.motion_features(current, earlier)  # (B*(T-1), K+2, h, w)
+            motion += list(rearrange(rest, "(b t) c h w -> t b c h w", b=inputs.shape[0]))
+        return torch.cat((inputs, torch.stack(motion, dim=1)), dim=2)  # (B, T, C+K+2, h, w)
+
+    def embed(self, frames: Tensor, dt: Tensor, previous_inputs: Tensor | None = None) -> Tensor:
         """Input tokens of frames: patch embeddings plus the action query.
 
         Args:
             frames: ``(B, T, 3, H, W)`` in [0, 1].
             dt: ``(B, T)`` seconds since each frame's previous frame, NaN where there is none
                 (the first frame of a stream); ignored unless ``condition_on_dt``.
+            previous_inputs: ``(B, C, h, w)`` :meth:`frame_inputs` of the frame before
+                ``frames[:, 0]`` (streaming), None at the start of a clip or stream.
         Returns:
             ``(B, T, S, d)`` tokens, action query in slot 0.
         """
-        batch, steps = frames.shape[:2]
-        pixels = rearrange(frames, "b t c h w -> (b t) c h w")  # (B*T, 3, H, W)
-        if self.frame_features is not None:
-            inputs = self.frame_features(pixels)  # (B*T, 64, H/8, W/8)
-        else:
-            inputs = pixels * 2.0 - 1.0
-        patches = rearrange(self.patch_embed(inputs), "(b t) d h w -> b t (h w) d", b=batch)
+        return self.embed_inputs(self.frame_inputs(frames), dt, previous_inputs)
+
+    def embed_inputs(
+        self, inputs: Tensor, dt: Tensor, previous_inputs: Tensor | None = None
+    ) -> Tensor:
+        """:meth:`embed` from already computed :meth:`frame_inputs` ``(B, T, C, h, w)``."""
+        batch, steps = inputs.shape[:2]
+        inputs = self.with_motion(inputs, previous_inputs)  # (B, T, C', h, w)
+        embedded = self.patch_embed(rearrange(inputs, "b t c h w -> (b t) c h w"))
+        patches = rearrange(embedded, "(b t) d h w -> b t (h w) d", b=batch)
         patches = patches + self.spatial_pos  # (B, T, N, d)
         query = self.action_query.expand(batch, steps, -1)  # (B, T, d)
         if self.dt_embed is not None:
@@ -202,6 +253,7 @@ class InverseDynamicsStream:
 
     caches: list[KeyValueCache]  # per block, each holding the window's last max_frames frames
     frames_seen: int  # frames pushed since construction/reset
+    previous_inputs: Tensor | None  # (B, C, h, w) frame_inputs of the last pushed frame
 
     def __init__(self, model: InverseDynamics, max_frames: int | None = None) -> None:
         self.model = model
@@ -214,6 +266,7 @@ class InverseDynamicsStream:
         """Forget every cached frame."""
         self.caches = [KeyValueCache(self.max_frames) for _ in self.model.blocks]
         self.frames_seen = 0
+        self.previous_inputs = None
 
     @torch.no_grad()
     def push(self, frame: Tensor, dt: Tensor | None) -> dict[str, Tensor] | None:
@@ -233,7 +286,9 @@ class InverseDynamicsStream:
             dt = frame.new_full((batch,), float("nan"))  # (B,) no previous frame
         elif dt is None:
             dt = frame.new_full((batch,), self.model.nominal_dt)  # (B,)
-        x = self.model.embed(frame[:, None], dt[:, None])  # (B, 1, S, d)
+        inputs = self.model.frame_inputs(frame[:, None])  # (B, 1, C, h, w)
+        x = self.model.embed_inputs(inputs, dt[:, None], self.previous_inputs)  # (B, 1, S, d)
+        self.previous_inputs = inputs[:, 0]
         position = torch.tensor([self.frames_seen], device=frame.device)  # (1,)
         for block, cache in zip(self.model.blocks, self.caches, strict=True):
             x = block.step(x, cache, position)  # (B, 1, S, d)

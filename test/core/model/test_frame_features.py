@@ -1,5 +1,6 @@
-"""The frozen XFeat frame encoder: shapes, frozen and out of checkpoints, fingerprint check,
-streaming equal to clip mode."""
+"""The frozen XFeat frame encoder and its motion features: shapes, frozen and out of
+checkpoints, fingerprint check, the cost volume finds a shift, causal, streaming equal to clip
+mode."""
 
 import dataclasses
 
@@ -10,7 +11,7 @@ import torch
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.model.checkpoint import load_checkpoint, save_checkpoint
 from la_pose_core.model.config import get_config
-from la_pose_core.model.frame_features import XFeatFeatures, xfeat_fingerprint
+from la_pose_core.model.frame_features import MotionFeatures, XFeatFeatures, xfeat_fingerprint
 from la_pose_core.model.inverse_dynamics import InverseDynamics
 from la_pose_core.model.lapose import LAPosePosttrainer
 from la_pose_core.model.pose_head import PoseHead
@@ -21,6 +22,10 @@ XFEAT_TINY = dataclasses.replace(  # 64x32 frames, one token per 8x8 XFeat cell
     inverse_dynamics=dataclasses.replace(
         TINY.inverse_dynamics, frame_encoder="xfeat", patch_size=8
     ),
+)
+XFEAT_MOTION_TINY = dataclasses.replace(  # the same with a cost volume of radius 2
+    XFEAT_TINY,
+    inverse_dynamics=dataclasses.replace(XFEAT_TINY.inverse_dynamics, correlation_radius=2),
 )
 
 
@@ -64,11 +69,47 @@ def test_xfeat_needs_a_patch_size_of_whole_cells():
         )
 
 
-def test_streaming_equals_clip_mode_with_xfeat():
+def test_the_cost_volume_finds_a_shift_of_whole_cells():
+    """current(y, x) = previous(y - 1, x + 2): correlation 1 at (dy, dx) = (-1, +2), flow there."""
     torch.manual_seed(0)
-    estimator = PoseEstimator(
-        InverseDynamics(XFEAT_TINY), PoseHead(XFEAT_TINY), XFEAT_TINY, device="cpu"
-    )
+    previous = torch.nn.functional.normalize(torch.randn(1, 16, 8, 12), dim=1)  # (B, C, h, w)
+    current = torch.roll(previous, shifts=(1, -2), dims=(2, 3))
+    motion = MotionFeatures(radius=3)
+    features = motion(current, previous)
+    assert features.shape == (1, 7 * 7 + 2, 8, 12)
+    interior = features[0, :, 2:-2, 3:-3]  # cells whose match lies inside the previous frame
+    channel = (-1 + 3) * 7 + (2 + 3)
+    assert interior[:49].argmax(dim=0).eq(channel).all()
+    torch.testing.assert_close(interior[channel], torch.ones_like(interior[channel]))
+    flow = interior[49:].mean(dim=(1, 2))  # (dx, dy) / radius
+    torch.testing.assert_close(flow, torch.tensor([2 / 3, -1 / 3]), atol=0.02, rtol=0)
+    assert motion(current, None).abs().max() == 0  # no previous frame: zeros
+
+
+def test_motion_features_need_xfeat():
+    with pytest.raises(ValueError, match="correlation_radius"):
+        dataclasses.replace(
+            TINY,
+            inverse_dynamics=dataclasses.replace(TINY.inverse_dynamics, correlation_radius=2),
+        )
+
+
+def test_motion_features_keep_latent_actions_causal():
+    torch.manual_seed(0)
+    model = InverseDynamics(XFEAT_MOTION_TINY).eval()
+    frames = torch.rand(1, 5, 3, 32, 64)
+    edited = frames.clone()
+    edited[:, 3] = torch.rand_like(edited[:, 3])
+    with torch.no_grad():
+        before, after = model(frames)["latent_actions"], model(edited)["latent_actions"]
+    torch.testing.assert_close(after[:, :2], before[:, :2], rtol=0, atol=1e-6)
+    assert (after[:, 2] - before[:, 2]).abs().max() > 1e-3  # pair (2, 3) sees frame 3
+
+
+@pytest.mark.parametrize("config", [XFEAT_TINY, XFEAT_MOTION_TINY], ids=["xfeat", "motion"])
+def test_streaming_equals_clip_mode_with_xfeat(config):
+    torch.manual_seed(0)
+    estimator = PoseEstimator(InverseDynamics(config), PoseHead(config), config, device="cpu")
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (50, 120, 3), dtype=np.uint8) for _ in range(4)]
     stamps = [100.0 + 0.5 * i for i in range(4)]
