@@ -31,8 +31,10 @@ from typing import Any
 
 from la_pose_core.cli.common import CommandError, fail, print_json
 from la_pose_core.model.config import PRESETS, LAPoseConfig, get_config
+from la_pose_core.training.options import TrainOptions, resume_options
+from la_pose_core.training.run_files import RUN_FORMAT
 from la_pose_core.training.stages import STAGES, Stage
-from la_pose_core.training.trainer import RUN_FORMAT, Trainer, TrainOptions, resume_options
+from la_pose_core.training.trainer import Trainer
 
 DEFAULTS = TrainOptions(stage="tokenizer", run_dir="", data=[])
 

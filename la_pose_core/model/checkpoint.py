@@ -10,15 +10,14 @@ File content (``torch.save`` of plain containers only, readable with ``weights_o
         "extra": {...},                       # caller's plain data: step, metrics, ...
     }
 
-Writing is atomic: the file is written next to the target and moved over it with
-``os.replace``, so a crash never leaves a half-written checkpoint under the real name.
+Writing is atomic (:mod:`la_pose_core.atomic_write`): a crash never leaves a half-written
+checkpoint under the real name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from la_pose_core.atomic_write import atomic_write
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.forward_dynamics import ForwardDynamics
 from la_pose_core.model.inverse_dynamics import InverseDynamics
@@ -126,22 +126,7 @@ def save_checkpoint(
         "extra": dict(extra or {}),
     }
     _check_plain(payload["extra"], "extra")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
 def load_checkpoint(

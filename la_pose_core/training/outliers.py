@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Any
 
 import torch
 
@@ -74,3 +75,37 @@ class OutlierFilter:
         self.losses = deque((float(v) for v in state["losses"]), maxlen=self.window)
         self.total_dropped = int(state["total_dropped"])
         self.total_seen = int(state["total_seen"])
+
+
+def filtered_loss(
+    output: Any,
+    batch: dict[str, Any],
+    outlier_filter: OutlierFilter,
+    context: Any,
+    counters: dict[str, int],
+) -> tuple[torch.Tensor, int]:
+    """The loss of a micro-batch without its outlier samples, and how many were dropped.
+
+    Args:
+        output: the stage's step output (``per_sample`` ``(B,)`` losses, ``unfiltered_loss``).
+        batch: the micro-batch; its optional ``label_noise`` flags (injected by ``la-pose shards
+            --label-noise``) measure the filter into ``counters``.
+        context: the :class:`~la_pose_core.training.distributed.DistContext`: every rank's
+            losses enter one shared window.
+    """
+    losses = output.per_sample.float()  # (B,)
+    threshold = outlier_filter.threshold()
+    keep = outlier_filter.keep_mask(losses, threshold)  # (B,)
+    every_loss = context.gather(losses)  # every rank's (B,)
+    noisy = batch.get("label_noise")  # (B,) injected label noise
+    if noisy is not None:
+        noisy = context.gather(noisy.to(losses.device).float()) > 0
+        kept_all = outlier_filter.keep_mask(every_loss, threshold)
+        counters["label_noise_seen"] += int(noisy.sum())
+        counters["label_noise_dropped"] += int((noisy & ~kept_all).sum())
+    dropped = outlier_filter.update(every_loss, threshold)
+    kept = torch.where(keep, losses, torch.zeros_like(losses))
+    loss = kept.sum() / keep.sum().clamp(min=1)
+    if output.unfiltered_loss is not None:
+        loss = loss + output.unfiltered_loss
+    return loss, dropped

@@ -61,7 +61,7 @@ from la_pose_core.pose_autoencoder.teacher_student import PoseEncoderTrainer
 from la_pose_core.pose_autoencoder.virtual_actions import VirtualActionPosttrainer, virtual_clips
 
 if TYPE_CHECKING:
-    from la_pose_core.training.trainer import TrainOptions
+    from la_pose_core.training.options import TrainOptions
 
 POSE_TERMS = ("loss_translation", "loss_rotation", "loss_fov", "loss_scale")
 

@@ -31,7 +31,6 @@ job i takes every num_shards-th bag of the sorted list).
 
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +41,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from la_pose_core.atomic_write import atomic_write_text
 from la_pose_core.data.clips import ClipSampler
 from la_pose_core.data.kitti import CameraIntrinsics
 from la_pose_core.data.shards import ClipShardWriter
@@ -303,9 +303,7 @@ def write_manifest(out: Path, bag: Path, summary: BagSummary) -> None:
     folder = out / MANIFEST_DIR
     folder.mkdir(parents=True, exist_ok=True)
     entry = {"fingerprint": bag_fingerprint(bag), "summary": asdict(summary)}
-    temporary = folder / f".{summary.key}.json.tmp"
-    temporary.write_text(json.dumps(entry, indent=2))
-    os.replace(temporary, folder / f"{summary.key}.json")
+    atomic_write_text(folder / f"{summary.key}.json", json.dumps(entry, indent=2))
 
 
 def already_extracted(out: Path, bag: Path) -> bool:

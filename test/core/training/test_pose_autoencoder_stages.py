@@ -18,7 +18,7 @@ from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
 from la_pose_core.pose_autoencoder import MotionBank, RefinementConfig, TranslationRefiner
 from la_pose_core.training import MODEL_FILE, Trainer
-from la_pose_core.training.trainer import resume_options
+from la_pose_core.training.options import resume_options
 from test.core.training.helpers import TINY, TINY_SIZE, la_pose
 from test.core.training.test_trainer import assert_same_weights, options, state
 

@@ -10,7 +10,7 @@ import torch
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.model.checkpoint import load_checkpoint
 from la_pose_core.training import LAST_CHECKPOINT, MODEL_FILE, Trainer, TrainOptions
-from la_pose_core.training.trainer import resume_options
+from la_pose_core.training.options import resume_options
 from test.core.training.helpers import TINY, la_pose
 
 

@@ -14,8 +14,8 @@ from la_pose_core.model.config import get_config
 from la_pose_core.model.lapose import LAPosePosttrainer
 from la_pose_core.model.targets import PoseTargets
 from la_pose_core.training import OutlierFilter, TrainOptions
+from la_pose_core.training.rng import capture_rng, restore_rng
 from la_pose_core.training.schedule import default_warmup_steps, warmup_cosine
-from la_pose_core.training.trainer import capture_rng, restore_rng
 
 TINY = get_config("tiny")
 

@@ -1,0 +1,163 @@
+"""The options of a training run: :class:`TrainOptions`, and what a resume may change.
+
+``RUN_DIR/config.json`` stores them resolved (the model config included); ``--resume`` reads
+them back with :func:`resume_options`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from la_pose_core.inference.estimator import PRECISIONS
+from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.pose_autoencoder.virtual_actions import VIRTUAL_MOTIONS
+from la_pose_core.training.clip_length import CLIP_LEN_SAMPLING
+from la_pose_core.training.data import resolve_shards
+from la_pose_core.training.run_files import CONFIG_FILE, RUN_FORMAT
+from la_pose_core.training.stages import get_stage
+
+
+@dataclass
+class TrainOptions:
+    """Everything that defines a run (``config.json`` holds it, resolved).
+
+    ``config`` None means "the config of ``init``"; ``lr`` None the stage's default;
+    ``warmup_steps`` None 5 % of ``steps`` (at most 1000).
+    """
+
+    stage: str
+    run_dir: str
+    data: list[str]
+    config: LAPoseConfig | None = None
+    steps: int = 1000
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float | None = None
+    min_lr_ratio: float = 0.1
+    warmup_steps: int | None = None
+    weight_decay: float = 0.05
+    clip_grad: float = 1.0
+    checkpoint_every: int = 500
+    log_every: int = 10
+    init: str | None = None
+    finetune_backbone: bool = False
+    outlier_filter: bool = False
+    outlier_window: int = 512
+    outlier_sigma: float = 3.0
+    virtual_actions: str | None = None  # posttrain: a pose-encoder model file (virtual clips)
+    virtual_weight: float = 1.0  # weight of the virtual clips' pose loss
+    virtual_motions: list[str] = field(default_factory=lambda: list(VIRTUAL_MOTIONS))
+    clip_len_sampling: str = "fixed"  # or "exponential": shorter clip prefixes too
+    min_clip_len: int = 2  # shortest prefix of "exponential"
+    clip_len_decay: float = 4.0  # frames; p(T') ~ exp(-(T - T') / decay)
+    seed: int = 0
+    shuffle_buffer: int = 64
+    device: str = "auto"
+    precision: str = "bf16"
+    num_workers: int = 0
+    progress: bool = True
+
+    def validate(self) -> None:
+        get_stage(self.stage)
+        positive = {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "grad_accum": self.grad_accum,
+            "log_every": self.log_every,
+            "outlier_window": self.outlier_window,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        for name in ("checkpoint_every", "num_workers", "shuffle_buffer"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must not be negative")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"--lr must be positive, got {self.lr}")
+        if self.warmup_steps is not None and not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(f"--warmup-steps must be in [0, --steps], got {self.warmup_steps}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"--min-lr-ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if self.weight_decay < 0 or self.clip_grad < 0 or self.outlier_sigma <= 0:
+            raise ValueError("--weight-decay, --clip-grad >= 0 and --outlier-sigma > 0 needed")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {PRECISIONS}")
+        if self.config is None and self.init is None:
+            raise ValueError("give --config (a preset name or a JSON file), or --init")
+        if self.virtual_actions is not None and self.stage != "posttrain":
+            raise ValueError("--virtual-actions is a post-training option")
+        unknown = sorted(set(self.virtual_motions) - set(VIRTUAL_MOTIONS))
+        if unknown or not self.virtual_motions:
+            raise ValueError(f"--virtual-motions: choose from {', '.join(VIRTUAL_MOTIONS)}")
+        if self.virtual_weight < 0:
+            raise ValueError(f"--virtual-weight must not be negative, got {self.virtual_weight}")
+        if self.clip_len_sampling not in CLIP_LEN_SAMPLING:
+            raise ValueError(f"--clip-len-sampling must be one of {CLIP_LEN_SAMPLING}")
+        if self.clip_len_sampling != "fixed":
+            if self.stage == "tokenizer":
+                raise ValueError("--clip-len-sampling is for the clip stages, not the tokenizer")
+            if self.min_clip_len < 2 or not self.clip_len_decay > 0:
+                raise ValueError("--min-clip-len must be at least 2 and --clip-len-decay > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["config"] = None if self.config is None else self.config.to_dict()
+        data["data"] = list(self.data)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        data = dict(data)
+        if data.get("config") is not None:
+            data["config"] = LAPoseConfig.from_dict(data["config"])
+        return cls(**data)
+
+
+# Options a resumed run may change; the others define the run and must stay as they were.
+RUNTIME_OPTIONS = frozenset(
+    {"device", "num_workers", "checkpoint_every", "log_every", "progress", "precision"}
+)
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training run here (nothing to resume)")
+    record = json.loads(path.read_text())
+    if record.get("format") != RUN_FORMAT:
+        raise ValueError(f"{path} is not an la_pose training-run record")
+    return record
+
+
+def resume_options(run_dir: str | Path, overrides: dict[str, Any]) -> TrainOptions:
+    """The stored options of a run, with runtime ``overrides`` applied.
+
+    ``overrides`` holds the options given again on the command line (``None`` values are
+    ignored). A run-defining option given with another value raises ``ValueError``: a resumed
+    run is the same run.
+    """
+    stored = TrainOptions.from_dict(read_run_config(run_dir)["options"])
+    if overrides.get("stage", stored.stage) != stored.stage:
+        raise ValueError(f"{run_dir} holds a {stored.stage} run, not {overrides['stage']}")
+    conflicts, changes = [], {}
+    for name, value in overrides.items():
+        if value is None or name in ("run_dir", "stage"):
+            continue
+        if name in RUNTIME_OPTIONS:
+            changes[name] = value
+        elif name == "data":
+            if resolve_shards(value) != resolve_shards(stored.data):
+                conflicts.append("data")
+        elif value != getattr(stored, name):
+            conflicts.append(name)
+    if conflicts:
+        listed = ", ".join(f"--{name.replace('_', '-')}" for name in conflicts)
+        raise ValueError(
+            f"--resume continues the run in {run_dir} as it was configured ({CONFIG_FILE}); "
+            f"these options differ from it: {listed}"
+        )
+    return dataclasses.replace(stored, **changes)
