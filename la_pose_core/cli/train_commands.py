@@ -190,6 +190,26 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
     )
 
 
+def _add_validation_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "validation", "measures on held-out clips during training (TensorBoard val/, summary.json)"
+    )
+    group.add_argument(
+        "--val-data",
+        nargs="+",
+        metavar="SHARDS",
+        help="held-out clip shards, never trained on (default: no validation)",
+    )
+    group.add_argument(
+        "--val-every", type=int, help=f"steps between validations (default {DEFAULTS.val_every})"
+    )
+    group.add_argument(
+        "--val-batches",
+        type=int,
+        help=f"held-out batches of --batch-size clips (default {DEFAULTS.val_batches})",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` (with its three stages) to the ``la-pose`` subcommands."""
     train = subparsers.add_parser(
@@ -206,6 +226,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             stage.name, help=stage.description, description=stage.description
         )
         _add_arguments(parser, stage)
+        _add_validation_arguments(parser)
         parser.set_defaults(run=run_train)
 
 

@@ -43,9 +43,17 @@ def forward_dynamics_check(pretrainer, clips: list, image_size: tuple[int, int])
     )  # (B, T, 3, H, W)
     dt = torch.stack([torch.as_tensor(d, dtype=torch.float32) for _, d in clips])  # (B, T-1)
     pretrainer.eval()
-    true = pretrainer(frames, dt)  # the pretraining pass itself: codes, actions, logits, loss
+    return {**dynamics_measures(pretrainer, frames, dt), "clips": len(clips)}
+
+
+@torch.no_grad()
+def dynamics_measures(pretrainer, frames: torch.Tensor, dt: torch.Tensor) -> dict[str, float]:
+    """The module's measures of a batch: ``frames`` ``(B, T, 3, H, W)`` in [0, 1], ``dt``
+    ``(B, T - 1)`` seconds, ``B >= 2``. Runs the pretraining pass itself (codes, actions,
+    logits, loss), then the decoder again with each clip given another clip's actions."""
+    true = pretrainer(frames, dt)
     context, targets = true["indices"][:, :-1], true["indices"][:, 1:]  # (B, T-1, h, w)
-    derangement = torch.roll(torch.arange(len(clips)), 1)  # each clip gets another's actions
+    derangement = torch.roll(torch.arange(frames.shape[0]), 1)  # each clip gets another's
     shuffled = pretrainer.forward_dynamics(context, true["decoded_actions"][derangement], targets)
     return {
         "ce_true": float(true["loss"]),
@@ -53,5 +61,4 @@ def forward_dynamics_check(pretrainer, clips: list, image_size: tuple[int, int])
         "accuracy_true": float((true["logits"].argmax(-1) == targets).float().mean()),
         "accuracy_shuffled": float((shuffled["logits"].argmax(-1) == targets).float().mean()),
         "copy_accuracy": float((context == targets).float().mean()),
-        "clips": len(clips),
     }

@@ -56,6 +56,11 @@ class TrainOptions:
     clip_len_decay: float = 4.0  # frames; p(T') ~ exp(-(T - T') / decay)
     seed: int = 0
     shuffle_buffer: int = 64
+    # Held-out shards (never trained on): every val_every steps and after the last one the
+    # stage's validation measures go to TensorBoard (val/...) and summary.json.
+    val_data: list[str] | None = None
+    val_every: int = 500
+    val_batches: int = 4  # batches of batch_size clips, read once at set-up
     device: str = "auto"
     precision: str = "bf16"
     num_workers: int = 0
@@ -69,6 +74,8 @@ class TrainOptions:
             "grad_accum": self.grad_accum,
             "log_every": self.log_every,
             "outlier_window": self.outlier_window,
+            "val_every": self.val_every,
+            "val_batches": self.val_batches,
         }
         for name, value in positive.items():
             if value < 1:
@@ -95,6 +102,8 @@ class TrainOptions:
             raise ValueError(f"--virtual-motions: choose from {', '.join(VIRTUAL_MOTIONS)}")
         if self.virtual_weight < 0:
             raise ValueError(f"--virtual-weight must not be negative, got {self.virtual_weight}")
+        if self.val_data is not None and self.stage == "pretrain" and self.batch_size < 2:
+            raise ValueError("pretraining validation shuffles latent actions: --batch-size >= 2")
         if self.clip_len_sampling not in CLIP_LEN_SAMPLING:
             raise ValueError(f"--clip-len-sampling must be one of {CLIP_LEN_SAMPLING}")
         if self.clip_len_sampling != "fixed":
@@ -107,6 +116,7 @@ class TrainOptions:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["config"] = None if self.config is None else self.config.to_dict()
         data["data"] = list(self.data)
+        data["val_data"] = None if self.val_data is None else list(self.val_data)
         return data
 
     @classmethod
@@ -119,7 +129,17 @@ class TrainOptions:
 
 # Options a resumed run may change; the others define the run and must stay as they were.
 RUNTIME_OPTIONS = frozenset(
-    {"device", "num_workers", "checkpoint_every", "log_every", "progress", "precision"}
+    {
+        "device",
+        "num_workers",
+        "checkpoint_every",
+        "log_every",
+        "progress",
+        "precision",
+        "val_data",  # validation only measures: it never changes what is trained
+        "val_every",
+        "val_batches",
+    }
 )
 
 

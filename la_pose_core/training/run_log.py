@@ -47,6 +47,7 @@ class RunLog:
         self.start_time = time.perf_counter()
         self.keys_by_epoch: dict[int, set[str]] = {}
         self.last_terms: dict[str, float] = {}
+        self.validation: list[dict[str, float]] = []  # {"step": ..., measures} of this launch
         self._start_interval()
         self.writer = self.progress = None
         if not context.is_main:
@@ -131,6 +132,20 @@ class RunLog:
             if math.isfinite(value):
                 self.writer.add_scalar(tag, value, step)
 
+    def record_validation(self, step: int, measures: dict[str, float]) -> None:
+        """Held-out measures of ``step``: TensorBoard ``val/...`` and ``summary.json``."""
+        self.write({f"val/{name}": value for name, value in measures.items()}, step)
+        self.validation.append({"step": step, **measures})
+        if not self.context.is_main:
+            return
+        line = f"{self.options.stage} step {step} validation: " + ", ".join(
+            f"{name} {value:.4g}" for name, value in sorted(measures.items())
+        )
+        if self.progress is not None:
+            self.progress.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
     def close_progress(self) -> None:
         if self.progress is not None:
             self.progress.close()
@@ -165,6 +180,7 @@ class RunLog:
             "steps_per_s": rate,
             "clips_per_s": None if rate is None else rate * self.clips_per_step,
             "last_losses": self.last_terms,
+            "validation": self.validation,
             "nonfinite_steps": run.counters["nonfinite_steps"],
             "outliers_dropped": (
                 None if run.outlier_filter is None else run.outlier_filter.total_dropped

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from la_pose_core.evaluation.dynamics_check import dynamics_measures
 from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.inverse_dynamics import InverseDynamics
@@ -178,6 +179,18 @@ class Stage:
     ) -> StepOutput:
         raise NotImplementedError
 
+    @torch.no_grad()
+    def validate(
+        self, model: nn.Module, batches: list[dict[str, Any]], device: torch.device
+    ) -> dict[str, float]:
+        """Measures of the (unwrapped) model on held-out batches, in eval mode: by default the
+        means of the logged step terms."""
+        sums: dict[str, float] = {}
+        for batch in batches:
+            for name, value in self.step(model, batch, device, False).terms.items():
+                sums[name] = sums.get(name, 0.0) + float(value) / len(batches)
+        return sums
+
 
 class TokenizerStage(Stage):
     def __init__(self) -> None:
@@ -239,6 +252,21 @@ class PretrainStage(Stage):
             accuracy = (predicted == outputs["indices"][:, 1:]).float().mean()
         terms = {"loss": outputs["loss"].detach(), "code_accuracy": accuracy}
         return StepOutput(outputs["loss"], terms, None, frames.shape[0])
+
+    @torch.no_grad()
+    def validate(self, model, batches, device) -> dict[str, float]:
+        """Does the forward dynamics model use the latent action? Per batch (at least two
+        clips) the next-frame code cross-entropy with the true and with shuffled latent actions,
+        and the accuracy of copying the previous frame's codes
+        (:func:`~la_pose_core.evaluation.dynamics_check.dynamics_measures`); means over batches,
+        and ``ce_gap = ce_shuffled - ce_true``, what the latent action carries."""
+        sums: dict[str, float] = {}
+        for batch in batches:
+            frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+            dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
+            for name, value in dynamics_measures(model, frames, dt).items():
+                sums[name] = sums.get(name, 0.0) + value / len(batches)
+        return {**sums, "ce_gap": sums["ce_shuffled"] - sums["ce_true"]}
 
 
 class PosttrainStage(Stage):

@@ -122,6 +122,7 @@ class Trainer:
         self.step_hooks: list[Callable[[Trainer, int], None]] = []
         self._previous_handlers: dict[int, Any] = {}
         self.urls: list[str] = []  # the resolved shard files, once set up
+        self.validation_batches: list[dict[str, Any]] = []  # held-out batches (rank 0)
 
     # ----------------------------------------------------------------------------------------
     # signals
@@ -265,6 +266,8 @@ class Trainer:
                 for hook in self.step_hooks:
                     hook(self, run.step)
                 log.after_step(run, record)
+                if self._validation_due(run.step):
+                    self._validate(run, log)
                 if self._checkpoint_due(run.step):
                     self._save(run, context)
         finally:
@@ -281,6 +284,7 @@ class Trainer:
         if context.is_main:
             Path(options.run_dir).mkdir(parents=True, exist_ok=True)
         urls = self.urls = resolve_shards(options.data)
+        self.validation_batches = self._read_validation_batches(context)
         seed_everything(options.seed)  # the same initial weights on every rank
         model = stage.build(config, init, options).to(context.device)
         del init
@@ -333,6 +337,48 @@ class Trainer:
             with_labels=self.stage.with_labels,
             pin_memory=context.device.type == "cuda",
         )
+
+    def _read_validation_batches(self, context: DistContext) -> list[dict[str, Any]]:
+        """The first ``val_batches`` batches of ``val_data`` in stream order (rank 0; none
+        without ``val_data``). Read before any seeding, so they never shift a random stream."""
+        options = self.options
+        if options.val_data is None or not context.is_main:
+            return []
+        config = options.config
+        stream = BatchStream(
+            resolve_shards(options.val_data),
+            (config.image_width, config.image_height),
+            options.batch_size,
+            with_labels=self.stage.with_labels,
+        )
+        batches = []
+        try:
+            while len(batches) < options.val_batches and stream.epoch == 0:
+                batch = stream.next()
+                if stream.epoch == 0:  # not the start of a second pass
+                    batches.append(batch)
+        finally:
+            stream.close()
+        for batch in batches:
+            self.stage.check_batch(batch, config)
+        return batches
+
+    def _validation_due(self, step: int) -> bool:
+        every = self.options.val_every
+        return bool(self.validation_batches) and (step % every == 0 or step == self.options.steps)
+
+    def _validate(self, run: RunState, log: RunLog) -> None:
+        """The stage's measures on the held-out batches, logged; training resumes unchanged
+        (eval mode only for the pass, every random generator as it was)."""
+        device = next(run.model.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            run.model.eval()
+            try:
+                with autocast_context(device, self.options.precision):
+                    measures = self.stage.validate(run.model, self.validation_batches, device)
+            finally:
+                run.model.train()
+        log.record_validation(run.step, measures)
 
     def _train_step(self, run: RunState, log: RunLog, context: DistContext) -> StepRecord:
         """One optimizer step over ``grad_accum`` micro-batches."""
