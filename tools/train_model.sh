@@ -9,7 +9,8 @@
 #   1. 24 synthetic drives, seeds 0-23 (300 frames at 10 Hz, 256x128; turns at crossings,
 #      stops, lane changes, reversing in every third drive, every other drive grey, FoV and
 #      speed by seed). Seeds 300-999 are reserved for evaluation and never used here.
-#   2. 8-frame clips at 1-4 fps from each drive, as shards.
+#      Two more drives (seeds 24-25, same recipe) are held out for validation.
+#   2. 8-frame clips at 1-4 fps from each drive, as shards (validation: val_shards/).
 #   3. tokenizer, latent action pretraining, then three post-trainings of the pose head:
 #      post_frozen (the method: pretrained backbone frozen), post_finetuned (pretrained
 #      backbone fine-tuned with the head), post_random (a random frozen backbone: the ablation).
@@ -22,26 +23,32 @@ PYTHON=.venv/bin/python
 WORK=${1:-runs/compact}
 DEVICE=${2:-cpu}
 STEPS_TOKENIZER=${STEPS_TOKENIZER:-600}
-STEPS_PRETRAIN=${STEPS_PRETRAIN:-1200}
+STEPS_PRETRAIN=${STEPS_PRETRAIN:-1600}
 STEPS_POSTTRAIN=${STEPS_POSTTRAIN:-1200}
 mkdir -p "$WORK/results"
 
-for seed in $(seq 0 23); do
-  drive="$WORK/drives/s$seed"
+# drive_and_shards SEED SHARD_DIR: render one synthetic drive and cut its clips (once)
+drive_and_shards() {
+  local seed=$1 shards=$2
+  local drive="$WORK/drives/s$seed"
   if [[ ! -f "$drive/done" ]]; then
+    local grey reverse
     grey=$([[ $((seed % 2)) -eq 1 ]] && echo --grayscale || true)
     reverse=$([[ $((seed % 3)) -eq 2 ]] && echo 0.5 || echo 0)
     "$LA_POSE" synth --out "$drive" --frames 300 --seed "$seed" --size 256x128 $grey \
       --reverse-prob "$reverse" --overwrite --workers 2 > /dev/null
     touch "$drive/done"
   fi
-  if [[ ! -f "$WORK/shards/s$seed.done" ]]; then
-    rm -f "$WORK/shards/s$seed"-*.tar
-    "$LA_POSE" shards --sequence "$drive" --out "$WORK/shards" --clips 200 --seed "$seed" \
+  if [[ ! -f "$shards/s$seed.done" ]]; then
+    rm -f "$shards/s$seed"-*.tar
+    "$LA_POSE" shards --sequence "$drive" --out "$shards" --clips 200 --seed "$seed" \
       --clip-len 8 --clips-per-shard 100 --prefix "s$seed" > /dev/null
-    touch "$WORK/shards/s$seed.done"
+    touch "$shards/s$seed.done"
   fi
-done
+}
+for seed in $(seq 0 23); do drive_and_shards "$seed" "$WORK/shards"; done
+for seed in 24 25; do drive_and_shards "$seed" "$WORK/val_shards"; done
+VAL=(--val-data "$WORK/val_shards" --val-every 200)
 
 # train STAGE OUT ARGS...: skipped when OUT/model.pt exists, resumed when OUT/last.pt does
 train() {
@@ -60,12 +67,13 @@ train() {
 
 train tokenizer "$WORK/tok" --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
 train pretrain "$WORK/pre" --init "$WORK/tok/model.pt" --config compact --steps "$STEPS_PRETRAIN" \
-  --batch-size 4
+  --batch-size 4 "${VAL[@]}"
 train posttrain "$WORK/post_frozen" --init "$WORK/pre/model.pt" --steps "$STEPS_POSTTRAIN" \
-  --batch-size 8
+  --batch-size 8 "${VAL[@]}"
 train posttrain "$WORK/post_finetuned" --init "$WORK/pre/model.pt" --finetune-backbone \
-  --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4
-train posttrain "$WORK/post_random" --config compact --steps "$STEPS_POSTTRAIN" --batch-size 8
+  --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}"
+train posttrain "$WORK/post_random" --config compact --steps "$STEPS_POSTTRAIN" --batch-size 8 \
+  "${VAL[@]}"
 
 for run in post_frozen post_finetuned post_random; do
   if [[ ! -f "$WORK/results/$run/accuracy.json" ]]; then

@@ -91,6 +91,9 @@ class ForwardDynamicsConfig:
     refiner_heads: int = 8
 
 
+ROTATION_LOSSES = ("quaternion_l1", "rotation_vector_mse")
+
+
 @dataclass
 class PoseHeadConfig:
     """Non-causal transformer over [scale token, latent actions] and the loss weights."""
@@ -104,6 +107,11 @@ class PoseHeadConfig:
     weight_rotation: float = 1.0
     weight_fov: float = 1.0
     weight_scale: float = 1.0
+    # "quaternion_l1" (the paper): min(|q - q^|_1, |q + q^|_1). "rotation_vector_mse": squared
+    # error of the rotation vectors in degrees. L1's minimiser is the conditional median: with
+    # 90 % of pairs driving straight it shrank predicted turns to 0.1-0.2 % of the true ones
+    # while their sign was right (yaw correlation 0.7); the squared error's is the mean.
+    rotation_loss: str = "quaternion_l1"
     # Learned uncertainty weighting: each term becomes w * L * exp(-s) + s with a learnable s.
     learned_uncertainty: bool = False
 
@@ -204,6 +212,8 @@ class LAPoseConfig:
         radius = self.inverse_dynamics.correlation_radius
         if radius < 0 or (radius and encoder != "xfeat"):
             problems.append("inverse_dynamics.correlation_radius must be 0, or >= 1 with xfeat")
+        if self.pose_head.rotation_loss not in ROTATION_LOSSES:
+            problems.append(f"pose_head.rotation_loss must be one of {ROTATION_LOSSES}")
         if self.clip_len < 2:
             problems.append(f"clip_len must be at least 2, got {self.clip_len}")
         if self.streaming.target_fps <= 0 or self.streaming.max_gap_s <= 0:
@@ -312,7 +322,9 @@ def compact_config() -> LAPoseConfig:
         forward_dynamics=ForwardDynamicsConfig(
             dim=128, depth=2, heads=4, refiner_depth=1, refiner_dim=64, refiner_heads=2
         ),
-        pose_head=PoseHeadConfig(dim=64, depth=2, heads=4),
+        pose_head=PoseHeadConfig(
+            dim=64, depth=2, heads=4, rotation_loss="rotation_vector_mse", weight_rotation=0.1
+        ),
     )
 
 

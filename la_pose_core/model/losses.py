@@ -3,6 +3,8 @@
 Terms, each a mean over pairs (or clips, for the scale):
     translation   ``|t~ - t~^|_1``                                  (scale-normalised)
     rotation      ``min(|q - q^|_1, |q + q^|_1)``                   (q and -q are one rotation)
+                  or, with ``rotation_loss: rotation_vector_mse``, ``|r - r^|_2^2`` of the
+                  rotation vectors in degrees (see ``PoseHeadConfig.rotation_loss``)
     fov           ``|fov - fov^|``                                  (radians)
     scale         ``|log s - log s^|``
 
@@ -21,6 +23,16 @@ from la_pose_core.model.targets import PoseTargets
 TERMS = ("translation", "rotation", "fov", "scale")
 
 
+def rotation_vector_deg(quaternion: Tensor) -> Tensor:
+    """Unit quaternions ``(..., 4)`` ``(x, y, z, w)`` -> rotation vectors ``(..., 3)``, degrees.
+
+    Sign-invariant: ``q`` and ``-q`` give the same vector (angles in [0, 180])."""
+    quaternion = torch.where(quaternion[..., 3:] < 0, -quaternion, quaternion)
+    vector, w = quaternion[..., :3], quaternion[..., 3:]
+    norm = vector.norm(dim=-1, keepdim=True).clamp_min(1e-8)  # sin(angle / 2)
+    return torch.rad2deg(2.0 * torch.atan2(norm, w) / norm * vector)
+
+
 def sign_invariant_quaternion_l1(predicted: Tensor, target: Tensor) -> Tensor:
     """``min(|q - q^|_1, |q + q^|_1)``: quaternions ``(..., 4)`` x ``(..., 4)`` -> ``(...)``."""
     direct = (predicted - target).abs().sum(dim=-1)  # (...)
@@ -35,6 +47,7 @@ class PoseLoss(nn.Module):
         super().__init__()
         weights = [getattr(config, f"weight_{term}") for term in TERMS]
         self.register_buffer("weights", torch.tensor(weights), persistent=False)  # (4,)
+        self.rotation_loss = config.rotation_loss
         self.log_variances = (
             nn.Parameter(torch.zeros(len(TERMS))) if config.learned_uncertainty else None
         )  # (4,) the s_k of the uncertainty weighting
@@ -44,7 +57,13 @@ class PoseLoss(nn.Module):
     ) -> dict[str, Tensor]:
         """Unweighted terms per clip, each ``(B,)`` (means over the clip's pairs)."""
         translation = outputs["translation_normalized"] - targets.translation_normalized
-        rotation = sign_invariant_quaternion_l1(outputs["quaternion"], targets.quaternion)
+        if self.rotation_loss == "rotation_vector_mse":
+            difference = rotation_vector_deg(outputs["quaternion"]) - rotation_vector_deg(
+                targets.quaternion
+            )  # (B, P, 3)
+            rotation = difference.square().sum(dim=-1)  # (B, P)
+        else:
+            rotation = sign_invariant_quaternion_l1(outputs["quaternion"], targets.quaternion)
         return {
             "translation": translation.abs().sum(dim=-1).mean(dim=-1),  # (B,)
             "rotation": rotation.mean(dim=-1),  # (B,)
