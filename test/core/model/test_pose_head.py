@@ -115,3 +115,56 @@ def test_learned_uncertainty_weighting_adds_trainable_log_variances():
     assert total.item() == pytest.approx(expected, rel=1e-5)
     total.backward()
     assert loss.log_variances.grad.abs().sum() > 0
+
+
+def yaw_quaternions(degrees) -> torch.Tensor:
+    return torch.tensor(
+        Rotation.from_euler("y", np.asarray(degrees)[:, None], degrees=True).as_quat(),
+        dtype=torch.float32,
+    )
+
+
+def test_rotation_vector_loss_is_the_squared_angle_error_in_degrees():
+    targets = PoseTargets.from_relative_poses(straight_clip(2.0)[None], fov=0.8)
+    pairs = targets.quaternion.shape[1]
+    pose_head = dataclasses.replace(CONFIG.pose_head, rotation_loss="rotation_vector_mse")
+    outputs = fake_outputs(targets, 0.0)  # same rotations, opposite sign: no loss
+    assert PoseLoss(pose_head)(outputs, targets)["loss_rotation"].item() == pytest.approx(
+        0, abs=1e-6
+    )
+    turn = math.degrees(0.1)  # straight_clip's turn per pair
+    outputs["quaternion"] = yaw_quaternions([turn + 4.0] * pairs)[None]  # 4 degrees off
+    loss = PoseLoss(pose_head)(outputs, targets)["loss_rotation"].item()
+    assert loss == pytest.approx(16.0, rel=1e-3)
+
+
+def test_the_squared_rotation_loss_keeps_rare_turns_that_l1_shrinks_to_nothing():
+    """One pair in ten turns by 10 degrees, the predictor cannot tell which: the best constant
+    prediction under L1 is the median (no turn), under the squared error the mean (1 degree)."""
+    target_degrees = [10.0] + [0.0] * 9
+    targets = PoseTargets(
+        translation_normalized=torch.zeros(1, 10, 3),
+        quaternion=yaw_quaternions(target_degrees)[None],
+        fov=torch.zeros(1, 10),
+        log_scale=torch.zeros(1),
+    )
+
+    def best_constant_yaw(rotation_loss: str) -> float:
+        pose_head = dataclasses.replace(CONFIG.pose_head, rotation_loss=rotation_loss)
+        candidates = np.linspace(0.0, 3.0, 31)
+        losses = []
+        for degrees in candidates:
+            outputs = fake_outputs(targets, 0.0)
+            outputs["quaternion"] = yaw_quaternions([degrees] * 10)[None]
+            losses.append(PoseLoss(pose_head)(outputs, targets)["loss_rotation"].item())
+        return float(candidates[int(np.argmin(losses))])
+
+    assert best_constant_yaw("quaternion_l1") == 0.0
+    assert best_constant_yaw("rotation_vector_mse") == pytest.approx(1.0)
+
+
+def test_an_unknown_rotation_loss_is_refused():
+    with pytest.raises(ValueError, match="rotation_loss"):
+        dataclasses.replace(
+            CONFIG, pose_head=dataclasses.replace(CONFIG.pose_head, rotation_loss="geodesic")
+        )
