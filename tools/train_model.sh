@@ -24,7 +24,7 @@ WORK=${1:-runs/compact}
 DEVICE=${2:-cpu}
 STEPS_TOKENIZER=${STEPS_TOKENIZER:-600}
 STEPS_PRETRAIN=${STEPS_PRETRAIN:-1600}
-STEPS_POSTTRAIN=${STEPS_POSTTRAIN:-1200}
+STEPS_POSTTRAIN=${STEPS_POSTTRAIN:-800}
 mkdir -p "$WORK/results"
 
 # drive_and_shards SEED SHARD_DIR: render one synthetic drive and cut its clips (once)
@@ -68,13 +68,19 @@ train() {
 train tokenizer "$WORK/tok" --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
 train pretrain "$WORK/pre" --init "$WORK/tok/model.pt" --config compact --steps "$STEPS_PRETRAIN" \
   --batch-size 4 "${VAL[@]}"
-train posttrain "$WORK/post_frozen" --init "$WORK/pre/model.pt" --steps "$STEPS_POSTTRAIN" \
+# --config compact: the pose head's settings (its rotation loss) come from the preset, not from
+# the pretraining checkpoint
+train posttrain "$WORK/post_frozen" --init "$WORK/pre/model.pt" --config compact \
+  --steps "$STEPS_POSTTRAIN" \
   --batch-size 8 "${VAL[@]}"
-train posttrain "$WORK/post_finetuned" --init "$WORK/pre/model.pt" --finetune-backbone \
+train posttrain "$WORK/post_finetuned" --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
   --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}"
 train posttrain "$WORK/post_random" --config compact --steps "$STEPS_POSTTRAIN" --batch-size 8 \
   "${VAL[@]}"
 
+if [[ ! -f "$WORK/results/probe_pre.json" ]]; then  # ridge probe + forward-dynamics check
+  "$LA_POSE" probe --checkpoint "$WORK/pre/model.pt" --out "$WORK/results/probe_pre.json" > /dev/null
+fi
 for run in post_frozen post_finetuned post_random; do
   if [[ ! -f "$WORK/results/$run/accuracy.json" ]]; then
     "$LA_POSE" probe --checkpoint "$WORK/$run/model.pt" --out "$WORK/results/probe_$run.json" \
