@@ -5,12 +5,14 @@
 Writes ``benchmarks/results/ablation_pose_autoencoder.{json,md}`` (``--out-dir``); the work
 files go to ``runs/ablation`` (``--work``). Every number comes from this run:
 
-1. **Data.** Synthetic greyscale drives (128x64, 10 Hz, seeds 100+; the demo model's drives
-   were seeds 0-7) with no reversing: reversing is absent from the labelled set, as it is rare
-   in real driving logs. Six-frame clips at 1-4 fps become clean shards and, with the same clips,
-   shards where 30 % of the clips have grossly wrong labels (``la-pose shards --label-noise``).
-2. **Backbone.** The pretrained inverse dynamics model of ``models/la_pose_demo.pt`` (frozen
-   throughout); every pose head below starts fresh on it and trains the same number of steps.
+1. **Data.** Synthetic greyscale drives (at the backbone's input size, 10 Hz, seeds 100+; the
+   shipped model's drives were seeds 0-23) with no reversing: reversing is absent from the
+   labelled set, as it is rare in real driving logs. Clips of the backbone's length at 1-4 fps
+   become clean shards and, with the same clips, shards where 30 % of the clips have grossly
+   wrong labels (``la-pose shards --label-noise``).
+2. **Backbone.** The pretrained inverse dynamics model of ``--backbone`` (default
+   ``models/la_pose_demo.pt``; frozen throughout); every pose head below starts fresh on it and
+   trains the same number of steps.
 3. **Runs.** ``baseline`` (clean labels); ``pose-encoder`` (teacher = baseline; its motion bank
    is the clean post-training shards, never KITTI); ``virtual`` (baseline + virtual latent
    actions of reversing and sharp turns); ``clip-length`` (exponential clip-length sampling);
@@ -74,7 +76,10 @@ def la_pose(*args: str) -> None:
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
-def make_data(work: Path, drives: int, frames: int, clips: int) -> tuple[Path, Path]:
+def make_data(
+    work: Path, drives: int, frames: int, clips: int, size: str, clip_len: int
+) -> tuple[Path, Path]:
+    """Clean and label-noise shards of synthetic drives at the backbone's size and clip length."""
     clean, noisy = work / "shards_clean", work / "shards_noisy"
     if (work / "data.done").exists():
         return clean, noisy
@@ -83,12 +88,13 @@ def make_data(work: Path, drives: int, frames: int, clips: int) -> tuple[Path, P
         drive = work / "drives" / f"s{seed}"
         la_pose(
             "synth", "--out", str(drive), "--frames", str(frames), "--seed", str(seed),
-            "--size", "128x64", "--grayscale", "--fov-deg", str(28 + 4 * index),
+            "--size", size, "--grayscale", "--fov-deg", str(28 + 4 * index),
             "--workers", "2", "--overwrite",
         )  # fmt: skip
         common = [
             "--sequence", str(drive), "--clips", str(clips), "--seed", str(seed),
-            "--clip-len", "6", "--clips-per-shard", str(max(1, clips // 2)), "--prefix", f"s{seed}",
+            "--clip-len", str(clip_len), "--clips-per-shard", str(max(1, clips // 2)),
+            "--prefix", f"s{seed}",
         ]  # fmt: skip
         la_pose("shards", *common, "--out", str(clean))
         la_pose("shards", *common, "--out", str(noisy), "--label-noise", str(LABEL_NOISE))
@@ -195,7 +201,7 @@ def markdown(report: dict) -> str:
             if report["reused_runs"]
             else ". "
         )
-        + f"Tiny config, frozen backbone of `models/la_pose_demo.pt`, {report['steps']} steps per "
+        + f"Frozen backbone of `models/la_pose_demo.pt`, {report['steps']} steps per "
         f"head, KITTI sample at 2 fps ({report['frames_used']} frames). AUC and ATE ignore the "
         "sign of a translation; the two sign-aware columns do not.",
         "",
@@ -248,17 +254,20 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300, help="frames per drive (10 Hz)")
     parser.add_argument("--clips", type=int, default=250, help="clips per drive")
     parser.add_argument("--sequence", default=str(KITTI_SAMPLE))
+    parser.add_argument("--backbone", default=str(DEMO_MODEL), help="whose backbone the heads use")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     start = time.perf_counter()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    clean, noisy = make_data(work, args.drives, args.frames, args.clips)
+    config = load_checkpoint(args.backbone).config
+    size = f"{config.image_width}x{config.image_height}"
+    clean, noisy = make_data(work, args.drives, args.frames, args.clips, size, config.clip_len)
 
     # a fresh pose head on the demo model's pretrained backbone
     backbone = work / "backbone.pt"
     if not backbone.exists():
-        demo = load_checkpoint(DEMO_MODEL)
+        demo = load_checkpoint(args.backbone)
         save_checkpoint(
             backbone,
             {"inverse_dynamics": demo.modules["posttrainer"].inverse_dynamics},

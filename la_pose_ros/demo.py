@@ -18,6 +18,7 @@ Everything lands in ``--out`` (default ``demo_output/``); the paths are printed 
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -48,6 +49,13 @@ def is_bag(path: Path) -> bool:
     return path.is_file() or (path / "metadata.yaml").exists()
 
 
+def replace_own_bag(path: Path) -> Path:
+    """Remove a bag an earlier demo run wrote at ``path`` (the demo re-runs onto its output)."""
+    if path.is_dir() and (path / "metadata.yaml").exists():
+        shutil.rmtree(path)
+    return path
+
+
 def prepare_bag(source: Path | None, out: Path, frames: int, seed: int) -> Path:
     """The bag to play: the user's bag, or one written from a (synthetic) KITTI-layout folder."""
     from la_pose_core.data.synthetic import write_synthetic_sequence
@@ -62,12 +70,12 @@ def prepare_bag(source: Path | None, out: Path, frames: int, seed: int) -> Path:
             "1/4",
             f"rendering a synthetic drive ({frames} frames at 10 Hz, seed {seed}) -> {folder}",
         )
-        # greyscale, FoV inside the 28-42 degrees the shipped model was trained on
+        # greyscale, a FoV inside the range of the training drives
         write_synthetic_sequence(
             folder, frames=frames, seed=seed, size=(480, 224), fps=10.0, overwrite=True,
             grayscale=True, vertical_fov_deg=34.0, progress=True,
         )  # fmt: skip
-    bag = out / "input_bag"
+    bag = replace_own_bag(out / "input_bag")
     say("1/4", f"writing {folder} as an mcap bag -> {bag}")
     sequence_to_bag(folder, bag, "mcap", time_offset_s=1000.0)
     return bag
@@ -216,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if not recorded["/la_pose/odometry"]:
         print(f"demo: the node published no odometry; see {args.out / 'node.log'}", file=sys.stderr)
         return 1
-    write_recording(recorded, args.out / "node_outputs")
+    write_recording(recorded, replace_own_bag(args.out / "node_outputs"))
     say("4/4", "computing metrics and the trajectory plot")
     metrics = report(bag, recorded, args.out)
     for name, values in metrics["methods"].items():

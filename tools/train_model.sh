@@ -15,7 +15,8 @@
 #      post_frozen (the method: pretrained backbone frozen), post_finetuned (pretrained
 #      backbone fine-tuned with the head), post_random (a random frozen backbone: the ablation).
 #   4. `la-pose probe` of the pretrained backbone and benchmarks/bench_accuracy.py of the three.
-# Figures land in WORK_DIR/results/; the README says which model ships and why.
+# Figures land in WORK_DIR/results/; the README says which model ships and why. With SHIP=1 the
+# shipped variant, post_finetuned, is copied to models/la_pose_demo.pt at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LA_POSE=.venv/bin/la-pose
@@ -89,4 +90,8 @@ for run in post_frozen post_finetuned post_random; do
       --out "$WORK/results/$run" > /dev/null
   fi
 done
+if [[ "${SHIP:-0}" == 1 ]]; then
+  cp "$WORK/post_finetuned/model.pt" models/la_pose_demo.pt
+  echo "[train_model] shipped $WORK/post_finetuned/model.pt as models/la_pose_demo.pt"
+fi
 echo "[train_model] done: figures in $WORK/results/"

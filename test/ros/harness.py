@@ -35,7 +35,7 @@ from la_pose_ros import messages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PARAMS_FILE = REPO_ROOT / "config/la_pose.yaml"
-DEMO_MODEL = REPO_ROOT / "models/la_pose_demo.pt"  # the shipped trained tiny model
+DEMO_MODEL = REPO_ROOT / "models/la_pose_demo.pt"  # the shipped trained model (compact)
 
 
 def write_test_checkpoint(path: Path, config_name: str = "tiny", seed: int = 0) -> Path:
