@@ -2,6 +2,7 @@
 summary.json, without changing what is trained."""
 
 import dataclasses
+import signal
 
 from la_pose_core.training import MODEL_FILE, Trainer
 from la_pose_core.training.options import resume_options
@@ -47,7 +48,7 @@ def test_post_training_validation_loss_and_a_resume_that_adds_it(tmp_path, tiny_
 
     def stop_at_two(trainer, step):
         if step == 2:
-            trainer.stop_signal = 15
+            trainer.stop_signal = signal.SIGTERM
 
     first = Trainer(run)
     first.step_hooks.append(stop_at_two)
