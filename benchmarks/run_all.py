@@ -5,7 +5,8 @@
 Runs, each in its own process (so one's memory does not colour the next):
 
 - estimator per-frame time, streaming vs full-window recomputation (``la-pose bench inference``,
-  tiny and small; with CUDA also the paper config in bf16: the GPU section);
+  tiny, compact (the shipped model's config) and small; with CUDA also the paper config in
+  bf16: the GPU section);
 - node end-to-end latency and output rate at 10 and 30 Hz input (``bench_node.py``);
 - bag extraction frames/s against raw read-and-decode (``bench_extract.py``);
 - training steps/s of the three stages (``bench_training.py``);
@@ -69,7 +70,7 @@ def benchmarks(quick: bool) -> dict[str, list[str]]:
     python, la_pose = str(BIN / "python"), str(BIN / "la-pose")
     commands = {
         f"inference_{config}": [la_pose, "bench", "inference", "--config", config, "--frames", "16"]
-        for config in ("tiny", "small")
+        for config in ("tiny", "compact", "small")
     }
     if torch.cuda.is_available():  # the GPU section
         commands["inference_paper_cuda_bf16"] = [

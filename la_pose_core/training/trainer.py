@@ -267,7 +267,7 @@ class Trainer:
                     hook(self, run.step)
                 log.after_step(run, record)
                 if self._validation_due(run.step):
-                    self._validate(run, log)
+                    self._validate(run, log, context.device)
                 if self._checkpoint_due(run.step):
                     self._save(run, context)
         finally:
@@ -367,10 +367,9 @@ class Trainer:
         every = self.options.val_every
         return bool(self.validation_batches) and (step % every == 0 or step == self.options.steps)
 
-    def _validate(self, run: RunState, log: RunLog) -> None:
+    def _validate(self, run: RunState, log: RunLog, device: torch.device) -> None:
         """The stage's measures on the held-out batches, logged; training resumes unchanged
         (eval mode only for the pass, every random generator as it was)."""
-        device = next(run.model.parameters()).device
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             run.model.eval()
             try:
