@@ -83,7 +83,7 @@ def evaluate_methods(estimator: PoseEstimator, sequence) -> dict[str, dict]:
 def heading_without_labels(estimator: PoseEstimator, sequence) -> dict[str, float]:
     """Net heading change (degrees, left positive) of the model and of OpenCV VO."""
     estimator.reset()
-    vo = MonocularVO(sequence.intrinsics.matrix, "klt")
+    vo = MonocularVO(sequence.require_intrinsics().matrix, "klt")
     model_yaw = vo_yaw = 0.0
     for index in range(len(sequence)):
         image = sequence.image(index)

@@ -256,6 +256,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     sequence = KittiSequence(args.sequence, camera=args.camera)
     if sequence.world_from_cam is None:
         fail(f"{args.sequence}: no poses.txt (evaluation needs ground truth)")
+    if sequence.intrinsics is None:
+        fail(f"{args.sequence}: no calib.txt (evaluation needs the camera intrinsics)")
     if args.reverse:
         sequence = TimeReversedSequence(sequence)
     if args.refine_ridge < 0:

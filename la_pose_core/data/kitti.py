@@ -5,7 +5,9 @@
     SEQUENCE/
       image_0/000000.png ...   images of one camera (image_0..image_3; greyscale or colour)
       times.txt                one stamp per frame, seconds from the sequence start
-      calib.txt                projection matrices P0..P3 (3x4, row-major); Pk belongs to image_k
+      calib.txt                optional: projection matrices P0..P3 (3x4, row-major); Pk belongs
+                               to image_k (without it ``intrinsics`` is None: fine for
+                               label-free pretraining clips, not for evaluation or bags)
       poses.txt                optional: ground truth, camera-to-world 3x4 per frame (metres)
 
 Images are returned as uint8 arrays, ``(H, W)`` greyscale or ``(H, W, 3)`` RGB.
@@ -112,9 +114,16 @@ class KittiSequence:
                 f"{poses_path}: {len(self.world_from_cam)} poses for {len(self.image_paths)} images"
             )
 
-        projection = read_calibration(self.root / "calib.txt")[f"P{camera[-1]}"]  # (3, 4)
+        self.intrinsics = self._read_intrinsics(camera)
+
+    def _read_intrinsics(self, camera: str) -> CameraIntrinsics | None:
+        """The camera's pinhole intrinsics from ``calib.txt``, or None without that file."""
+        calib_path = self.root / "calib.txt"
+        if not calib_path.exists():
+            return None
+        projection = read_calibration(calib_path)[f"P{camera[-1]}"]  # (3, 4)
         height, width = read_image(self.image_paths[0]).shape[:2]
-        self.intrinsics = CameraIntrinsics(
+        return CameraIntrinsics(
             fx=projection[0, 0],
             fy=projection[1, 1],
             cx=projection[0, 2],
@@ -122,6 +131,12 @@ class KittiSequence:
             width=width,
             height=height,
         )
+
+    def require_intrinsics(self) -> CameraIntrinsics:
+        """``intrinsics``, or a one-line error naming the missing ``calib.txt``."""
+        if self.intrinsics is None:
+            raise ValueError(f"{self.root}: no calib.txt (camera intrinsics are needed here)")
+        return self.intrinsics
 
     def __len__(self) -> int:
         return len(self.image_paths)

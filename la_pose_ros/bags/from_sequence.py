@@ -33,7 +33,7 @@ WORLD_FRAME, GROUND_TRUTH_BASE_FRAME = "world", "base_link_gt"
 
 
 def camera_info_message(sequence: KittiSequence, stamp) -> CameraInfo:
-    k = sequence.intrinsics
+    k = sequence.require_intrinsics()
     message = CameraInfo(width=k.width, height=k.height, distortion_model="plumb_bob")
     message.header.stamp = stamp
     message.header.frame_id = CAMERA_FRAME
@@ -68,6 +68,7 @@ def sequence_to_bag(
 ) -> int:
     """Write the bag; returns the number of frames written."""
     sequence = KittiSequence(sequence_dir)
+    sequence.require_intrinsics()  # camera_info needs them: fail before writing anything
     count = len(sequence) if max_frames is None else min(max_frames, len(sequence))
     image_topic = IMAGE_TOPIC + ("/compressed" if compressed else "")
     with BagWriter(out, format) as bag:

@@ -66,6 +66,16 @@ def test_a_sequence_without_poses_reads(sample_copy):
     assert next(iter(sequence)).world_from_cam is None
 
 
+def test_a_sequence_without_calibration_reads_for_label_free_clips(sample_copy):
+    """Unlabelled dashcam folders (the Udacity clip) have neither poses nor intrinsics."""
+    (sample_copy / "calib.txt").unlink()
+    sequence = KittiSequence(sample_copy)
+    assert sequence.intrinsics is None
+    assert sequence.image(0).shape == (376, 1241)
+    with pytest.raises(ValueError, match="no calib.txt"):
+        sequence.require_intrinsics()
+
+
 @pytest.mark.parametrize(
     ("breakage", "message"),
     [

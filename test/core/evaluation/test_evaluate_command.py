@@ -67,9 +67,12 @@ def test_fps_and_baseline_selection(tmp_path, kitti_sample, tiny_checkpoint, cap
 def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, capsys):
     unposed = tmp_path / "unposed"
     shutil.copytree(kitti_sample, unposed, ignore=shutil.ignore_patterns("poses.txt"))
+    uncalibrated = tmp_path / "uncalibrated"
+    shutil.copytree(kitti_sample, uncalibrated, ignore=shutil.ignore_patterns("calib.txt"))
     base = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "x")]
     cases = [
         ([*base, "--sequence", str(unposed)], "no poses.txt"),
+        ([*base, "--sequence", str(uncalibrated)], "no calib.txt"),
         ([*base, "--sequence", str(kitti_sample), "--baselines", "orb_slam"], "unknown"),
         ([*base, "--sequence", str(kitti_sample), "--max-frames", "1"], "at least 2"),
         ([*base, "--sequence", str(tmp_path / "nowhere")], "no image_0/ folder"),
