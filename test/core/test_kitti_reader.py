@@ -72,7 +72,7 @@ def test_a_sequence_without_calibration_reads_for_label_free_clips(sample_copy):
     sequence = KittiSequence(sample_copy)
     assert sequence.intrinsics is None
     assert sequence.image(0).shape == (376, 1241)
-    with pytest.raises(ValueError, match="no calib.txt"):
+    with pytest.raises(ValueError, match=r"no calib\.txt"):
         sequence.require_intrinsics()
 
 
