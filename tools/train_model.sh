@@ -10,8 +10,11 @@
 #      stops, lane changes, reversing in every third drive, every other drive grey, FoV and
 #      speed by seed). Seeds 300-999 are reserved for evaluation and never used here.
 #      Two more drives (seeds 24-25, same recipe) are held out for validation.
-#   2. 8-frame clips at 1-4 fps from each drive, as shards (validation: val_shards/).
-#   3. tokenizer, latent action pretraining, then three post-trainings of the pose head:
+#   2. 8-frame clips at 1-4 fps from each drive, as shards (validation: val_shards/), and
+#      unlabelled real clips (real_shards/: nuScenes street drives a and b at 1-2 fps, the
+#      Udacity highway clip at 1-4 fps; nuScenes c, the parking lot, stays for evaluation).
+#   3. tokenizer and latent action pretraining (synthetic + real clips, no labels), then three
+#      post-trainings of the pose head (synthetic labels only):
 #      post_frozen (the method: pretrained backbone frozen), post_finetuned (pretrained
 #      backbone fine-tuned with the head), post_random (a random frozen backbone: the ablation).
 #   4. `la-pose probe` of the pretrained backbone and benchmarks/bench_accuracy.py of the three.
@@ -51,10 +54,29 @@ for seed in $(seq 0 23); do drive_and_shards "$seed" "$WORK/shards"; done
 for seed in 24 25; do drive_and_shards "$seed" "$WORK/val_shards"; done
 VAL=(--val-data "$WORK/val_shards" --val-every 200)
 
-# train STAGE OUT ARGS...: skipped when OUT/model.pt exists, resumed when OUT/last.pt does
+# real_shards NAME FOLDER MAX_FPS CLIPS: unlabelled real clips of ../shared/data/FOLDER (once)
+real_shards() {
+  local name=$1 folder=../shared/data/$2 max_fps=$3 clips=$4
+  if [[ ! -f "$WORK/real_shards/$name.done" ]]; then
+    rm -f "$WORK/real_shards/$name"-*.tar
+    "$LA_POSE" shards --sequence "$folder" --out "$WORK/real_shards" --clips "$clips" --seed 1 \
+      --clip-len 8 --min-fps 1 --max-fps "$max_fps" --image-format jpeg --clips-per-shard 150 \
+      --prefix "$name" > /dev/null
+    touch "$WORK/real_shards/$name.done"
+  fi
+}
+real_shards nuscenes_a nuscenes_front_2hz_a 2 150  # 2 Hz keyframes: at most 2 fps
+real_shards nuscenes_b nuscenes_front_2hz_b 2 150
+real_shards udacity udacity_highway_25hz 4 300
+LABELLED=("$WORK/shards")
+UNLABELLED=("$WORK/shards" "$WORK/real_shards")  # the label-free stages' data
+
+# train STAGE OUT DATA ARGS...: skipped when OUT/model.pt exists, resumed when OUT/last.pt does;
+# DATA is the name of an array of shard folders (LABELLED or UNLABELLED)
 train() {
   local stage=$1 out=$2
-  shift 2
+  local -n data=$3
+  shift 3
   if [[ -f "$out/model.pt" ]]; then
     echo "[train_model] $out: done"
     return
@@ -62,21 +84,21 @@ train() {
   local resume=()
   [[ -f "$out/last.pt" ]] && resume=(--resume)
   echo "[train_model] $stage -> $out ${resume[*]}"
-  "$LA_POSE" train "$stage" --data "$WORK/shards" --out "$out" --device "$DEVICE" \
+  "$LA_POSE" train "$stage" --data "${data[@]}" --out "$out" --device "$DEVICE" \
     --checkpoint-every 200 --no-progress "${resume[@]}" "$@"
 }
 
-train tokenizer "$WORK/tok" --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
-train pretrain "$WORK/pre" --init "$WORK/tok/model.pt" --config compact --steps "$STEPS_PRETRAIN" \
+train tokenizer "$WORK/tok" UNLABELLED --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
+train pretrain "$WORK/pre" UNLABELLED --init "$WORK/tok/model.pt" --config compact --steps "$STEPS_PRETRAIN" \
   --batch-size 4 "${VAL[@]}"
 # --config compact: the pose head's settings (its rotation loss) come from the preset, not from
 # the pretraining checkpoint
-train posttrain "$WORK/post_frozen" --init "$WORK/pre/model.pt" --config compact \
+train posttrain "$WORK/post_frozen" LABELLED --init "$WORK/pre/model.pt" --config compact \
   --steps "$STEPS_POSTTRAIN" \
   --batch-size 8 "${VAL[@]}"
-train posttrain "$WORK/post_finetuned" --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
+train posttrain "$WORK/post_finetuned" LABELLED --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
   --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}"
-train posttrain "$WORK/post_random" --config compact --steps "$STEPS_POSTTRAIN" --batch-size 8 \
+train posttrain "$WORK/post_random" LABELLED --config compact --steps "$STEPS_POSTTRAIN" --batch-size 8 \
   "${VAL[@]}"
 
 if [[ ! -f "$WORK/results/probe_pre.json" ]]; then  # ridge probe + forward-dynamics check

@@ -65,7 +65,9 @@ workers of a ``DataLoader`` only when they are re-created each epoch (the defaul
                             ``label_noise``; False when absent). Known outliers, to measure a
                             loss filter; batches get a ``(B,)`` bool mask.
 ``fov``                     ``()`` float32 vertical FoV (rad) of the model input after the
-                            crop, ``2 atan(crop_H / (2 fy))``; only with intrinsics
+                            crop, ``2 atan(crop_H / (2 fy))``; only with intrinsics, and not
+                            with ``with_labels=False`` (a label: clips with and without
+                            intrinsics then batch together, as label-free stages mix them)
 with poses (labels):
 ``relative_poses``          ``(T-1, 4, 4)`` float64 ``cam_t_from_cam_{t+1}`` (metres)
 ``translation_normalized``  ``(T-1, 3)`` float32 ``t / max(scale, 1 m)``
@@ -407,8 +409,8 @@ def decode_sample(
     Args:
         sample: ``{"__key__", "meta.json", "frame_00.png", ...}``.
         image_size: target ``(W, H)``; None keeps the stored size.
-        with_labels: True requires poses (``ValueError`` otherwise), False drops them, None
-            includes them when present.
+        with_labels: True requires poses (``ValueError`` otherwise), False drops them and the
+            FoV, None includes them when present.
     """
     from la_pose_core.inference.preprocess import input_vertical_fov
 
@@ -440,7 +442,7 @@ def decode_sample(
         "reversed": torch.tensor(bool(meta["reversed"])),
         "label_noise": torch.tensor(bool(meta.get("label_noise", False))),
     }
-    if meta.get("intrinsics") is not None:
+    if meta.get("intrinsics") is not None and with_labels is not False:
         fov = input_vertical_fov(
             meta["intrinsics"]["fy"], stored_height, stored_width, height, width
         )

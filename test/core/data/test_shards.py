@@ -163,6 +163,8 @@ def test_labels_can_be_required_or_dropped(tmp_path):
     assert "relative_poses" not in sample and "fov" in sample
     with pytest.raises(ValueError, match="no poses"):
         next(iter(ClipShardDataset(tmp_path / "shards", with_labels=True)))
+    unlabelled = next(iter(ClipShardDataset(tmp_path / "shards", with_labels=False)))
+    assert "fov" not in unlabelled  # so clips without intrinsics batch with these
     with pytest.raises(ValueError, match="different fields"):
         collate_clips([{"a": torch.zeros(1)}, {"b": torch.zeros(1)}])
 
