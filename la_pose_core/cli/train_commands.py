@@ -165,6 +165,14 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
         parser.add_argument(
             "--outlier-sigma", type=float, help=f"threshold (default {DEFAULTS.outlier_sigma})"
         )
+    if stage.name != "tokenizer":
+        parser.add_argument(
+            "--virtual-rotation",
+            type=float,
+            metavar="P",
+            help="share of training clips re-rendered from cameras yawed by a few degrees per "
+            "frame, labels following exactly (turns the drives lack; default 0: off)",
+        )
     parser.add_argument("--seed", type=int, help="initialisation and shuffling seed (default 0)")
     parser.add_argument(
         "--shuffle-buffer",

@@ -46,12 +46,12 @@ Reading
 :class:`ClipShardDataset` is a ``webdataset.DataPipeline`` (an ``IterableDataset``):
 shard list (deterministically shuffled per epoch) -> split by node (DDP rank, from
 ``torch.distributed`` when initialised, or given) -> split by DataLoader worker -> tar samples
--> shuffle buffer -> decode -> optional batching with :func:`collate_clips`. Splitting is by
-shard, so use at least ``world_size * num_workers`` shards, and a multiple of ``world_size``
-shards of equal size so that every rank gets as many clips (DDP needs equal step counts; or
-cap the epoch with ``.with_epoch(n)``). :meth:`ClipShardDataset.set_epoch` reaches the
-workers of a ``DataLoader`` only when they are re-created each epoch (the default,
-``persistent_workers=False``). Each decoded sample is a dict:
+-> shuffle buffer -> decode -> optional virtual camera rotation -> optional batching with
+:func:`collate_clips`. Splitting is by shard, so use at least ``world_size * num_workers``
+shards, and a multiple of ``world_size`` shards of equal size so that every rank gets as many
+clips (DDP needs equal step counts; or cap the epoch with ``.with_epoch(n)``).
+:meth:`ClipShardDataset.set_epoch` reaches the workers of a ``DataLoader`` only when they are
+re-created each epoch (the default, ``persistent_workers=False``). Each decoded sample is a dict:
 
 ``frames``                  ``(T, 3, H, W)`` float32 in [0, 1] at the target size. Crop policy
                             (the model's, ``la_pose_core.inference.preprocess``): centre-crop
@@ -96,6 +96,7 @@ import webdataset as wds
 
 from la_pose_core.data.clips import Clip, ClipSampler, SequenceSource, source_name
 from la_pose_core.data.label_noise import corrupt_clip_labels
+from la_pose_core.data.virtual_rotation import RandomVirtualRotation, VirtualRotation
 from la_pose_core.geometry import (
     adjacent_relative_poses,
     normalize_translations,
@@ -564,6 +565,8 @@ class ClipShardDataset(wds.DataPipeline):
         split_by_worker: give each DataLoader worker its own shards.
         with_labels: see :func:`decode_sample`.
         partial_batches: yield a last, smaller batch.
+        virtual_rotation: augment decoded clips with virtual camera yaw
+            (:mod:`la_pose_core.data.virtual_rotation`); None: as stored.
 
     Call :meth:`set_epoch` before each epoch to reshuffle.
     """
@@ -581,6 +584,7 @@ class ClipShardDataset(wds.DataPipeline):
         split_by_worker: bool = True,
         with_labels: bool | None = None,
         partial_batches: bool = True,
+        virtual_rotation: VirtualRotation | None = None,
     ):
         if (rank is None) != (world_size is None):
             raise ValueError("give both rank and world_size, or neither")
@@ -596,6 +600,8 @@ class ClipShardDataset(wds.DataPipeline):
             _Shuffle(shuffle_buffer, seed, rank, self.epoch_state),
             wds.map(_Decode(image_size, with_labels)),
         ]
+        if virtual_rotation is not None and virtual_rotation.probability > 0:
+            stages.append(wds.map(RandomVirtualRotation(virtual_rotation, seed, self.epoch_state)))
         if batch_size is not None:
             stages.append(
                 wds.batched(batch_size, collation_fn=collate_clips, partial=partial_batches)

@@ -25,6 +25,7 @@ from typing import Any
 from torch.utils.data import DataLoader
 
 from la_pose_core.data.shards import ClipShardDataset, list_shards
+from la_pose_core.data.virtual_rotation import VirtualRotation
 
 
 def resolve_shards(specs: str | Sequence[str]) -> list[str]:
@@ -67,6 +68,7 @@ class BatchStream:
         seed, shuffle_buffer: of the reader's shuffles (shards are reshuffled every epoch).
         with_labels: ``ClipShardDataset(with_labels=...)``.
         pin_memory: pin batches (CUDA).
+        virtual_rotation: ``ClipShardDataset(virtual_rotation=...)`` (training streams only).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class BatchStream:
         shuffle_buffer: int = 0,
         with_labels: bool | None = None,
         pin_memory: bool = False,
+        virtual_rotation: VirtualRotation | None = None,
     ) -> None:
         if len(urls) < world_size:
             raise ValueError(
@@ -102,6 +105,7 @@ class BatchStream:
             split_by_worker=True,
             with_labels=with_labels,
             partial_batches=False,
+            virtual_rotation=virtual_rotation,
         )
         self.epoch = 0
         self.batches_in_epoch = 0

@@ -54,6 +54,8 @@ class TrainOptions:
     clip_len_sampling: str = "fixed"  # or "exponential": shorter clip prefixes too
     min_clip_len: int = 2  # shortest prefix of "exponential"
     clip_len_decay: float = 4.0  # frames; p(T') ~ exp(-(T - T') / decay)
+    # share of training clips seen from virtually yawed cameras (la_pose_core.data.virtual_rotation)
+    virtual_rotation: float = 0.0
     seed: int = 0
     shuffle_buffer: int = 64
     # Held-out shards (never trained on): every val_every steps and after the last one the
@@ -104,6 +106,10 @@ class TrainOptions:
             raise ValueError(f"--virtual-weight must not be negative, got {self.virtual_weight}")
         if self.val_data is not None and self.stage == "pretrain" and self.batch_size < 2:
             raise ValueError("pretraining validation shuffles latent actions: --batch-size >= 2")
+        if not 0.0 <= self.virtual_rotation <= 1.0:
+            raise ValueError(f"--virtual-rotation must be in [0, 1], got {self.virtual_rotation}")
+        if self.virtual_rotation > 0 and self.stage == "tokenizer":
+            raise ValueError("--virtual-rotation is for the clip stages, not the tokenizer")
         if self.clip_len_sampling not in CLIP_LEN_SAMPLING:
             raise ValueError(f"--clip-len-sampling must be one of {CLIP_LEN_SAMPLING}")
         if self.clip_len_sampling != "fixed":

@@ -49,6 +49,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from la_pose_core.atomic_write import atomic_write_text
+from la_pose_core.data.virtual_rotation import VirtualRotation
 from la_pose_core.inference.estimator import autocast_context
 from la_pose_core.json_output import dumps
 from la_pose_core.model.checkpoint import FORMAT, load_checkpoint, save_checkpoint
@@ -336,6 +337,9 @@ class Trainer:
             shuffle_buffer=options.shuffle_buffer,
             with_labels=self.stage.with_labels,
             pin_memory=context.device.type == "cuda",
+            virtual_rotation=VirtualRotation(options.virtual_rotation)
+            if options.virtual_rotation > 0
+            else None,
         )
 
     def _read_validation_batches(self, context: DistContext) -> list[dict[str, Any]]:
