@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped model (config `compact`: frozen XFeat features, 256x128, 8-frame clips) and
-# its two comparisons, on synthetic drives only, then measure them.
+# its two comparisons, on synthetic drives (labels) and unlabelled real clips (pretraining
+# only), then measure them.
 #
 #   tools/train_model.sh [WORK_DIR] [DEVICE]     (about an hour on 2 CPU cores; DEVICE: cpu|cuda)
 #
@@ -14,7 +15,8 @@
 #      unlabelled real clips (real_shards/: nuScenes street drives a and b at 1-2 fps, the
 #      Udacity highway clip at 1-4 fps; nuScenes c, the parking lot, stays for evaluation).
 #   3. tokenizer and latent action pretraining (synthetic + real clips, no labels), then three
-#      post-trainings of the pose head (synthetic labels only):
+#      post-trainings of the pose head (synthetic labels only); VIRTUAL_ROTATION=0.5 lets both
+#      see half of their clips from virtually yawed cameras (--virtual-rotation, exact labels):
 #      post_frozen (the method: pretrained backbone frozen), post_finetuned (pretrained
 #      backbone fine-tuned with the head), post_random (a random frozen backbone: the ablation).
 #   4. `la-pose probe` of the pretrained backbone and benchmarks/bench_accuracy.py of the three.
@@ -29,6 +31,9 @@ DEVICE=${2:-cpu}
 STEPS_TOKENIZER=${STEPS_TOKENIZER:-600}
 STEPS_PRETRAIN=${STEPS_PRETRAIN:-1600}
 STEPS_POSTTRAIN=${STEPS_POSTTRAIN:-800}
+# share of clips seen from virtually yawed cameras (--virtual-rotation); off: measured not to help
+# at this scale (README, "Virtual camera rotation")
+VIRTUAL_ROTATION=${VIRTUAL_ROTATION:-0}
 mkdir -p "$WORK/results"
 
 # drive_and_shards SEED SHARD_DIR: render one synthetic drive and cut its clips (once)
@@ -53,6 +58,7 @@ drive_and_shards() {
 for seed in $(seq 0 23); do drive_and_shards "$seed" "$WORK/shards"; done
 for seed in 24 25; do drive_and_shards "$seed" "$WORK/val_shards"; done
 VAL=(--val-data "$WORK/val_shards" --val-every 200)
+VR=(--virtual-rotation "$VIRTUAL_ROTATION")
 
 # real_shards NAME FOLDER MAX_FPS CLIPS: unlabelled real clips of ../shared/data/FOLDER (once)
 real_shards() {
@@ -90,16 +96,16 @@ train() {
 
 train tokenizer "$WORK/tok" UNLABELLED --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
 train pretrain "$WORK/pre" UNLABELLED --init "$WORK/tok/model.pt" --config compact --steps "$STEPS_PRETRAIN" \
-  --batch-size 4 "${VAL[@]}"
+  --batch-size 4 "${VAL[@]}" "${VR[@]}"
 # --config compact: the pose head's settings (its rotation loss) come from the preset, not from
 # the pretraining checkpoint
 train posttrain "$WORK/post_frozen" LABELLED --init "$WORK/pre/model.pt" --config compact \
   --steps "$STEPS_POSTTRAIN" \
-  --batch-size 8 "${VAL[@]}"
+  --batch-size 8 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned" LABELLED --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
-  --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}"
+  --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_random" LABELLED --config compact --steps "$STEPS_POSTTRAIN" --batch-size 8 \
-  "${VAL[@]}"
+  "${VAL[@]}" "${VR[@]}"
 
 if [[ ! -f "$WORK/results/probe_pre.json" ]]; then  # ridge probe + forward-dynamics check
   "$LA_POSE" probe --checkpoint "$WORK/pre/model.pt" --out "$WORK/results/probe_pre.json" > /dev/null
