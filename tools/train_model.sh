@@ -3,7 +3,7 @@
 # its two comparisons, on synthetic drives (labels) and unlabelled real clips (pretraining
 # only), then measure them.
 #
-#   tools/train_model.sh [WORK_DIR] [DEVICE]     (about an hour on 2 CPU cores; DEVICE: cpu|cuda)
+#   tools/train_model.sh [WORK_DIR] [DEVICE]     (about 1.5 hours on 2 CPU cores; DEVICE: cpu|cuda)
 #
 # Stoppable at any point: run it again with the same WORK_DIR and every finished step is
 # skipped, an interrupted training stage resumes from its last.pt. Steps:
