@@ -19,6 +19,10 @@ becomes ``2 atan(tan(fov / 2) / zoom)``.
 Conventions: camera optical frame (x right, y down, z forward); ``R_y(psi)`` rotates about the
 camera's y axis. Clips without intrinsics (label-free real footage) are warped with
 ``nominal_fov_deg``: not an exact rotation then, which a label-free stage does not need.
+
+Measured (README, "Virtual camera rotation"): at this project's scale it did not help the
+pretrained latents, and its zig-zag offsets damp sustained turns in post-training; off in
+``tools/train_model.sh``. A smooth schedule (a sustained extra yaw rate) is the next step.
 """
 
 from __future__ import annotations
