@@ -173,6 +173,17 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
             help="share of training clips re-rendered from cameras yawed by a few degrees per "
             "frame, labels following exactly (turns the drives lack; default 0: off)",
         )
+        parser.add_argument(
+            "--virtual-rotation-schedule",
+            choices=("independent", "sustained"),
+            help="an offset per frame (independent, default) or one extra yaw rate per clip",
+        )
+        parser.add_argument(
+            "--virtual-rotation-zoom",
+            type=float,
+            help=f"focal factor of the virtual camera, the margin for rotation "
+            f"(default {DEFAULTS.virtual_rotation_zoom})",
+        )
     parser.add_argument("--seed", type=int, help="initialisation and shuffling seed (default 0)")
     parser.add_argument(
         "--shuffle-buffer",

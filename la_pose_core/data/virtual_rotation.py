@@ -38,6 +38,8 @@ import torch.nn.functional as F
 
 from la_pose_core.geometry import normalize_translations, translation_quaternion_from_pose
 
+SCHEDULES = ("independent", "sustained")
+
 
 @dataclass(frozen=True)
 class VirtualRotation:
@@ -45,11 +47,14 @@ class VirtualRotation:
 
     probability: share of clips that get virtual yaw offsets (0 switches it off).
     zoom: focal-length factor of the virtual camera (> 1: the margin for rotation).
+    schedule: ``independent`` (an offset per frame: turns of either sign, zig-zagging) or
+        ``sustained`` (offsets linear in time: one extra yaw rate for the whole clip).
     nominal_fov_deg: vertical FoV assumed for clips without intrinsics.
     """
 
     probability: float = 0.5
     zoom: float = 1.25
+    schedule: str = "independent"
     nominal_fov_deg: float = 45.0
 
     def __post_init__(self) -> None:
@@ -59,6 +64,8 @@ class VirtualRotation:
             )
         if not 1.0 < self.zoom <= 2.0:
             raise ValueError(f"virtual rotation zoom must be in (1, 2], got {self.zoom}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"virtual rotation schedule must be one of {SCHEDULES}")
 
 
 def yaw_matrix(psi: float) -> np.ndarray:
@@ -161,9 +168,13 @@ class RandomVirtualRotation:
         if rng.random() >= self.options.probability:
             return sample
         _, _, height, width = sample["frames"].shape
-        fov = (
-            float(sample["fov"]) if "fov" in sample else math.radians(self.options.nominal_fov_deg)
-        )
-        amplitude = rng.uniform(0.0, max_yaw(fov, self.options.zoom, width, height))
-        yaws = rng.uniform(-amplitude, amplitude, size=sample["frames"].shape[0])  # (T,)
-        return rotate_clip(sample, yaws, self.options)
+        limit = max_yaw(clip_fov(sample, self.options), self.options.zoom, width, height)
+        return rotate_clip(sample, self._yaws(rng, sample, limit), self.options)
+
+    def _yaws(self, rng: np.random.Generator, sample: dict[str, Any], limit: float) -> np.ndarray:
+        """``(T,)`` yaw offsets (radians) within +-``limit``."""
+        if self.options.schedule == "sustained":  # one extra yaw rate, centred on the clip
+            centred = sample["stamps"].numpy() - float(sample["stamps"].mean())  # (T,) s
+            return rng.uniform(-limit, limit) * centred / max(np.abs(centred).max(), 1e-9)
+        amplitude = rng.uniform(0.0, limit)
+        return rng.uniform(-amplitude, amplitude, size=sample["frames"].shape[0])

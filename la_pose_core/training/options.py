@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from la_pose_core.data.virtual_rotation import VirtualRotation
 from la_pose_core.inference.estimator import PRECISIONS
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.pose_autoencoder.virtual_actions import VIRTUAL_MOTIONS
@@ -56,6 +57,8 @@ class TrainOptions:
     clip_len_decay: float = 4.0  # frames; p(T') ~ exp(-(T - T') / decay)
     # share of training clips seen from virtually yawed cameras (la_pose_core.data.virtual_rotation)
     virtual_rotation: float = 0.0
+    virtual_rotation_schedule: str = "independent"  # or "sustained"
+    virtual_rotation_zoom: float = 1.25
     seed: int = 0
     shuffle_buffer: int = 64
     # Held-out shards (never trained on): every val_every steps and after the last one the
@@ -108,6 +111,7 @@ class TrainOptions:
             raise ValueError("pretraining validation shuffles latent actions: --batch-size >= 2")
         if not 0.0 <= self.virtual_rotation <= 1.0:
             raise ValueError(f"--virtual-rotation must be in [0, 1], got {self.virtual_rotation}")
+        self.virtual_rotation_options()  # checks zoom and schedule
         if self.virtual_rotation > 0 and self.stage == "tokenizer":
             raise ValueError("--virtual-rotation is for the clip stages, not the tokenizer")
         if self.clip_len_sampling not in CLIP_LEN_SAMPLING:
@@ -117,6 +121,13 @@ class TrainOptions:
                 raise ValueError("--clip-len-sampling is for the clip stages, not the tokenizer")
             if self.min_clip_len < 2 or not self.clip_len_decay > 0:
                 raise ValueError("--min-clip-len must be at least 2 and --clip-len-decay > 0")
+
+    def virtual_rotation_options(self) -> VirtualRotation | None:
+        """The training stream's augmentation (None when ``virtual_rotation`` is 0)."""
+        options = VirtualRotation(
+            self.virtual_rotation, self.virtual_rotation_zoom, self.virtual_rotation_schedule
+        )
+        return options if options.probability > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -49,7 +49,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from la_pose_core.atomic_write import atomic_write_text
-from la_pose_core.data.virtual_rotation import VirtualRotation
 from la_pose_core.inference.estimator import autocast_context
 from la_pose_core.json_output import dumps
 from la_pose_core.model.checkpoint import FORMAT, load_checkpoint, save_checkpoint
@@ -337,9 +336,7 @@ class Trainer:
             shuffle_buffer=options.shuffle_buffer,
             with_labels=self.stage.with_labels,
             pin_memory=context.device.type == "cuda",
-            virtual_rotation=VirtualRotation(options.virtual_rotation)
-            if options.virtual_rotation > 0
-            else None,
+            virtual_rotation=options.virtual_rotation_options(),
         )
 
     def _read_validation_batches(self, context: DistContext) -> list[dict[str, Any]]:

@@ -140,3 +140,16 @@ def test_bad_options_are_refused():
         VirtualRotation(probability=1.5)
     with pytest.raises(ValueError, match="zoom"):
         VirtualRotation(zoom=1.0)
+
+
+def test_the_sustained_schedule_adds_one_yaw_rate_to_the_whole_clip():
+    sample = clip_sample()
+    sample["stamps"] = torch.arange(8, dtype=torch.float64) * 0.5  # 2 fps
+    options = VirtualRotation(probability=1.0, zoom=ZOOM, schedule="sustained")
+    rotated = RandomVirtualRotation(options, seed=5, epoch_state={"epoch": 0})(sample)
+    relative = sample["relative_poses"].numpy()
+    gained = yaw_left(rotated["relative_poses"].numpy()) - yaw_left(relative)  # (7,)
+    np.testing.assert_allclose(gained, gained[0], atol=2e-3)  # the same extra turn every pair
+    assert abs(gained[0]) > 1e-3
+    with pytest.raises(ValueError, match="schedule"):
+        VirtualRotation(schedule="zigzag")
