@@ -20,9 +20,9 @@ Conventions: camera optical frame (x right, y down, z forward); ``R_y(psi)`` rot
 camera's y axis. Clips without intrinsics (label-free real footage) are warped with
 ``nominal_fov_deg``: not an exact rotation then, which a label-free stage does not need.
 
-Measured (README, "Virtual camera rotation"): at this project's scale it did not help the
-pretrained latents, and its zig-zag offsets damp sustained turns in post-training; off in
-``tools/train_model.sh``. A smooth schedule (a sustained extra yaw rate) is the next step.
+Measured (README, "Virtual camera rotation"): at this project's scale neither schedule helped
+overall (the pretrained latents, the post-trained head on the evaluation drives); off in
+``tools/train_model.sh``.
 """
 
 from __future__ import annotations
