@@ -96,11 +96,10 @@ import webdataset as wds
 
 from la_pose_core.data.clips import Clip, ClipSampler, SequenceSource, source_name
 from la_pose_core.data.label_noise import corrupt_clip_labels
+from la_pose_core.data.pose_labels import pose_labels
 from la_pose_core.data.virtual_rotation import RandomVirtualRotation, VirtualRotation
 from la_pose_core.geometry import (
     adjacent_relative_poses,
-    normalize_translations,
-    translation_quaternion_from_pose,
 )
 
 FORMAT_NAME = "la_pose.clip"
@@ -452,13 +451,7 @@ def decode_sample(
     if with_labels and poses is None:
         raise ValueError(f"{meta['key']}: no poses in this clip (with_labels=True)")
     if poses is not None and with_labels is not False:
-        relative = adjacent_relative_poses(np.asarray(poses, np.float64))  # (T-1, 4, 4)
-        translation, quaternion = translation_quaternion_from_pose(relative)
-        normalized, scale = normalize_translations(translation)
-        out["relative_poses"] = torch.as_tensor(relative)
-        out["translation_normalized"] = torch.as_tensor(normalized, dtype=torch.float32)
-        out["quaternion"] = torch.as_tensor(quaternion, dtype=torch.float32)
-        out["scale"] = torch.tensor(scale, dtype=torch.float32)
+        out.update(pose_labels(adjacent_relative_poses(np.asarray(poses, np.float64))))
     return out
 
 

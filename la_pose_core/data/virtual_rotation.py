@@ -27,6 +27,7 @@ overall (the pretrained latents, the post-trained head on the evaluation drives)
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.spatial.transform import Rotation
 
-from la_pose_core.geometry import normalize_translations, translation_quaternion_from_pose
+from la_pose_core.data.pose_labels import pose_labels
 
 SCHEDULES = ("independent", "sustained")
 
@@ -68,10 +70,9 @@ class VirtualRotation:
             raise ValueError(f"virtual rotation schedule must be one of {SCHEDULES}")
 
 
-def yaw_matrix(psi: float) -> np.ndarray:
-    """``(3, 3)`` rotation about the camera y axis (down) by ``psi`` radians."""
-    c, s = math.cos(psi), math.sin(psi)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+def yaw_matrix(psi: float | np.ndarray) -> np.ndarray:
+    """``(3, 3)`` (or ``(T, 3, 3)``) rotation about the camera y axis (down) by ``psi`` rad."""
+    return Rotation.from_euler("y", np.asarray(psi, np.float64)[..., None]).as_matrix()
 
 
 def source_points(psi: float, fov: float, zoom: float, width: int, height: int, points):
@@ -92,6 +93,7 @@ def _boundary(width: int, height: int) -> np.ndarray:
     )
 
 
+@functools.lru_cache(maxsize=256)  # per (FoV, zoom, size): the same few values every clip
 def max_yaw(fov: float, zoom: float, width: int, height: int) -> float:
     """Largest ``|psi|`` (radians) whose warp samples only inside the source frame."""
     border = _boundary(width, height)
@@ -129,7 +131,7 @@ def warp_frames(frames: torch.Tensor, fov: float, yaws: np.ndarray, zoom: float)
 def rotate_relative_poses(relative: np.ndarray, yaws: np.ndarray) -> np.ndarray:
     """``(T-1, 4, 4)`` ``cam_i_from_cam_{i+1}`` -> the same motions between the yawed cameras."""
     turn = np.tile(np.eye(4), (len(yaws), 1, 1))  # (T, 4, 4) cam_i_from_cam'_i
-    turn[:, :3, :3] = [yaw_matrix(float(psi)) for psi in yaws]
+    turn[:, :3, :3] = yaw_matrix(np.asarray(yaws, np.float64))
     return np.linalg.inv(turn[:-1]) @ relative @ turn[1:]
 
 
@@ -145,13 +147,8 @@ def rotate_clip(sample: dict[str, Any], yaws: np.ndarray, options: VirtualRotati
     out["frames"] = warp_frames(sample["frames"], fov, yaws, options.zoom)
     if "fov" in sample:
         out["fov"] = torch.tensor(2.0 * math.atan(math.tan(fov / 2.0) / options.zoom))
-    if "relative_poses" in sample:
-        relative = rotate_relative_poses(sample["relative_poses"].numpy(), yaws)  # (T-1, 4, 4)
-        translation, quaternion = translation_quaternion_from_pose(relative)
-        normalized, _ = normalize_translations(translation)
-        out["relative_poses"] = torch.as_tensor(relative)
-        out["translation_normalized"] = torch.as_tensor(normalized, dtype=torch.float32)
-        out["quaternion"] = torch.as_tensor(quaternion, dtype=torch.float32)
+    if "relative_poses" in sample:  # rotation keeps every step length, so the scale too
+        out.update(pose_labels(rotate_relative_poses(sample["relative_poses"].numpy(), yaws)))
     return out
 
 

@@ -18,7 +18,7 @@ from la_pose_core.data.virtual_rotation import (
     warp_frames,
     yaw_matrix,
 )
-from la_pose_core.geometry import inverse
+from la_pose_core.geometry import inverse, translation_quaternion_from_pose
 from la_pose_core.metrics import yaw_left
 
 WIDTH, HEIGHT, ZOOM = 128, 64, 1.25
@@ -101,27 +101,14 @@ def test_a_rotated_clip_gets_a_narrower_fov_and_consistent_labels():
     assert rotated["frames"].shape == sample["frames"].shape
     expected_fov = 2.0 * math.atan(math.tan(float(sample["fov"]) / 2.0) / ZOOM)
     assert float(rotated["fov"]) == pytest.approx(expected_fov)
-    np.testing.assert_allclose(  # the quaternion label is the rotated relative pose's
-        np.abs(rotated["quaternion"][:, 1].numpy()),
-        np.abs(
-            np.sin(
-                0.5
-                * np.arccos(
-                    np.clip(
-                        (
-                            np.trace(rotated["relative_poses"][:, :3, :3].numpy(), axis1=1, axis2=2)
-                            - 1
-                        )
-                        / 2,
-                        -1,
-                        1,
-                    )
-                )
-            )
-        ),
-        atol=5e-3,
+    _, quaternion = translation_quaternion_from_pose(rotated["relative_poses"].numpy())
+    np.testing.assert_allclose(rotated["quaternion"].numpy(), quaternion, atol=1e-6)
+    _, unrotated = translation_quaternion_from_pose(sample["relative_poses"].numpy())
+    np.testing.assert_allclose(  # each pair turned by the offsets' difference (small angles)
+        np.abs(quaternion[:, 1] - unrotated[:, 1]), np.sin(np.diff(yaws) / 2), atol=5e-4
     )
-    assert torch.equal(rotated["scale"], sample["scale"])
+    steps = np.linalg.norm(sample["relative_poses"].numpy()[:, :3, 3], axis=1)
+    assert float(rotated["scale"]) == pytest.approx(steps.mean())  # rotation keeps the steps
 
 
 def test_the_draw_depends_on_seed_epoch_and_clip_only():
