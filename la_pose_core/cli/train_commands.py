@@ -114,6 +114,14 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
             default=None,
             help="train the inverse dynamics backbone too (default: frozen)",
         )
+        parser.add_argument(
+            "--cache-latents",
+            action="store_true",
+            default=None,
+            help="frozen backbone: compute each clip's latent actions once (kept in "
+            "RUN/latent_cache.pt), then train the head without decoding frames (same training, "
+            "many times faster per step)",
+        )
     if stage.name == "posttrain":
         parser.add_argument(
             "--virtual-actions",

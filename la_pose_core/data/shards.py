@@ -403,6 +403,7 @@ def decode_sample(
     sample: dict[str, Any],
     image_size: tuple[int, int] | None = None,
     with_labels: bool | None = None,
+    with_frames: bool = True,
 ) -> dict[str, Any]:
     """A raw WebDataset sample (bytes per field) -> the training dict (module docstring).
 
@@ -411,6 +412,8 @@ def decode_sample(
         image_size: target ``(W, H)``; None keeps the stored size.
         with_labels: True requires poses (``ValueError`` otherwise), False drops them and the
             FoV, None includes them when present.
+        with_frames: False leaves the images undecoded (no ``frames``): for a head trained on
+            cached latent actions (:mod:`la_pose_core.training.latent_cache`).
     """
     from la_pose_core.inference.preprocess import input_vertical_fov
 
@@ -428,14 +431,12 @@ def decode_sample(
         )
     stored_width, stored_height = meta["image_size"]
     width, height = image_size if image_size is not None else (stored_width, stored_height)
-    frames = frames_to_tensor(
-        [decode_image(sample[name]) for _, name in frame_fields], height, width
-    )
     stamps = np.asarray(meta["stamps"], np.float64)
-    out: dict[str, Any] = {
-        "key": meta["key"],
-        "source": meta["source"],
-        "frames": frames,
+    out: dict[str, Any] = {"key": meta["key"], "source": meta["source"]}
+    if with_frames:
+        images = [decode_image(sample[name]) for _, name in frame_fields]
+        out["frames"] = frames_to_tensor(images, height, width)
+    out |= {
         "dt": torch.as_tensor(np.diff(stamps), dtype=torch.float32),
         "stamps": torch.as_tensor(stamps),
         "fps": torch.tensor(float(meta["fps"]), dtype=torch.float32),
@@ -534,11 +535,11 @@ class _Shuffle:
 
 
 class _Decode:
-    def __init__(self, image_size, with_labels):
-        self.image_size, self.with_labels = image_size, with_labels
+    def __init__(self, image_size, with_labels, with_frames):
+        self.image_size, self.with_labels, self.with_frames = image_size, with_labels, with_frames
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        return decode_sample(sample, self.image_size, self.with_labels)
+        return decode_sample(sample, self.image_size, self.with_labels, self.with_frames)
 
 
 class ClipShardDataset(wds.DataPipeline):
@@ -560,6 +561,7 @@ class ClipShardDataset(wds.DataPipeline):
         partial_batches: yield a last, smaller batch.
         virtual_rotation: augment decoded clips with virtual camera yaw
             (:mod:`la_pose_core.data.virtual_rotation`); None: as stored.
+        with_frames: see :func:`decode_sample`.
 
     Call :meth:`set_epoch` before each epoch to reshuffle.
     """
@@ -578,6 +580,7 @@ class ClipShardDataset(wds.DataPipeline):
         with_labels: bool | None = None,
         partial_batches: bool = True,
         virtual_rotation: VirtualRotation | None = None,
+        with_frames: bool = True,
     ):
         if (rank is None) != (world_size is None):
             raise ValueError("give both rank and world_size, or neither")
@@ -591,9 +594,11 @@ class ClipShardDataset(wds.DataPipeline):
             wds.split_by_worker if split_by_worker else None,
             wds.tarfile_to_samples(handler=wds.reraise_exception),
             _Shuffle(shuffle_buffer, seed, rank, self.epoch_state),
-            wds.map(_Decode(image_size, with_labels)),
+            wds.map(_Decode(image_size, with_labels, with_frames)),
         ]
         if virtual_rotation is not None and virtual_rotation.probability > 0:
+            if not with_frames:
+                raise ValueError("a virtual rotation needs the frames (with_frames=True)")
             stages.append(wds.map(RandomVirtualRotation(virtual_rotation, seed, self.epoch_state)))
         if batch_size is not None:
             stages.append(

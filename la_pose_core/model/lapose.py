@@ -103,25 +103,38 @@ class LAPosePosttrainer(nn.Module):
         return self
 
     def forward(
-        self, frames: Tensor, dt: Tensor | None = None, targets: PoseTargets | None = None
+        self,
+        frames: Tensor | None,
+        dt: Tensor | None = None,
+        targets: PoseTargets | None = None,
+        latent_actions: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Poses of every adjacent pair of a clip.
 
         Args:
-            frames: ``(B, T, 3, H, W)`` in [0, 1].
+            frames: ``(B, T, 3, H, W)`` in [0, 1]; None when ``latent_actions`` are given.
             dt: ``(B, T - 1)`` seconds between consecutive frames (None: nominal interval).
             targets: ground truth; the loss entries are present only when given.
+            latent_actions: ``(B, T-1, d)`` the frozen backbone's output for these clips,
+                computed before (:mod:`la_pose_core.training.latent_cache`): the backbone is
+                skipped.
         Returns a dict:
-            ``latent_actions`` ``(B, T-1, d)``, ``bottleneck_codes`` ``(B, T-1, k)``,
-            ``decoded_actions`` ``(B, T-1, d)`` (as :class:`InverseDynamics`);
+            ``latent_actions`` ``(B, T-1, d)``, and unless they were given
+            ``bottleneck_codes`` ``(B, T-1, k)``, ``decoded_actions`` ``(B, T-1, d)`` (as
+            :class:`InverseDynamics`);
             ``translation_normalized`` ``(B, T-1, 3)``, ``quaternion`` ``(B, T-1, 4)``,
             ``fov`` ``(B, T-1)``, ``log_scale`` ``(B,)``, ``scale`` ``(B,)``,
             ``translation`` ``(B, T-1, 3)`` (as :class:`PoseHead`);
             with targets: ``loss``, ``loss_translation``, ``loss_rotation``, ``loss_fov``,
             ``loss_scale``, all ``()``.
         """
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.backbone_frozen):
-            actions = self.inverse_dynamics(frames, dt)
+        if latent_actions is not None:
+            if not self.backbone_frozen:
+                raise ValueError("latent actions can stand in for a frozen backbone only")
+            actions = {"latent_actions": latent_actions}
+        else:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.backbone_frozen):
+                actions = self.inverse_dynamics(frames, dt)
         outputs = {**actions, **self.pose_head(actions["latent_actions"])}
         if targets is not None:
             outputs.update(self.pose_loss(outputs, targets))

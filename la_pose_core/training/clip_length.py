@@ -51,18 +51,17 @@ def truncate_clips(batch: dict[str, Any], length: int) -> dict[str, Any]:
 
     Tensors with a frame axis (``frames`` ``(B, T, ...)``, ``stamps`` ``(B, T)``) keep
     ``length``; those with a pair axis (``dt``, ``relative_poses``, ``translation_normalized``,
-    ``quaternion``) keep ``length - 1``; ``scale`` is the prefix's mean translation norm.
-    Everything else is unchanged.
+    ``quaternion``, cached ``latent_actions``) keep ``length - 1``; ``scale`` is the prefix's
+    mean translation norm. Everything else is unchanged.
     """
-    frames = batch["frames"]
-    if not 2 <= length <= frames.shape[1]:
-        raise ValueError(f"cannot cut clips of {frames.shape[1]} frames to {length}")
+    frames_per_clip = batch["dt"].shape[1] + 1
+    if not 2 <= length <= frames_per_clip:
+        raise ValueError(f"cannot cut clips of {frames_per_clip} frames to {length}")
     out = dict(batch)
-    out["frames"] = frames[:, :length]
-    for name in ("stamps",):
+    for name in ("frames", "stamps"):
         if name in batch:
             out[name] = batch[name][:, :length]
-    for name in ("dt", "relative_poses"):
+    for name in ("dt", "relative_poses", "latent_actions"):
         if name in batch:
             out[name] = batch[name][:, : length - 1]
     if "relative_poses" in batch:

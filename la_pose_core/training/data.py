@@ -69,6 +69,7 @@ class BatchStream:
         with_labels: ``ClipShardDataset(with_labels=...)``.
         pin_memory: pin batches (CUDA).
         virtual_rotation: ``ClipShardDataset(virtual_rotation=...)`` (training streams only).
+        with_frames: ``ClipShardDataset(with_frames=...)`` (False: labels and intervals only).
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class BatchStream:
         with_labels: bool | None = None,
         pin_memory: bool = False,
         virtual_rotation: VirtualRotation | None = None,
+        with_frames: bool = True,
     ) -> None:
         if len(urls) < world_size:
             raise ValueError(
@@ -106,6 +108,7 @@ class BatchStream:
             with_labels=with_labels,
             partial_batches=False,
             virtual_rotation=virtual_rotation,
+            with_frames=with_frames,
         )
         self.epoch = 0
         self.batches_in_epoch = 0

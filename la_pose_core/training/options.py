@@ -59,6 +59,9 @@ class TrainOptions:
     virtual_rotation: float = 0.0
     virtual_rotation_schedule: str = "independent"  # or "sustained"
     virtual_rotation_zoom: float = 1.25
+    # posttrain, frozen backbone: run the backbone once per clip, then train the head on the
+    # kept latent actions without decoding frames (la_pose_core.training.latent_cache)
+    cache_latents: bool = False
     seed: int = 0
     shuffle_buffer: int = 64
     # Held-out shards (never trained on): every val_every steps and after the last one the
@@ -114,6 +117,8 @@ class TrainOptions:
         self.virtual_rotation_options()  # checks zoom and schedule
         if self.virtual_rotation > 0 and self.stage == "tokenizer":
             raise ValueError("--virtual-rotation is for the clip stages, not the tokenizer")
+        if self.cache_latents:
+            self._check_latent_cache()
         if self.clip_len_sampling not in CLIP_LEN_SAMPLING:
             raise ValueError(f"--clip-len-sampling must be one of {CLIP_LEN_SAMPLING}")
         if self.clip_len_sampling != "fixed":
@@ -121,6 +126,19 @@ class TrainOptions:
                 raise ValueError("--clip-len-sampling is for the clip stages, not the tokenizer")
             if self.min_clip_len < 2 or not self.clip_len_decay > 0:
                 raise ValueError("--min-clip-len must be at least 2 and --clip-len-decay > 0")
+
+    def _check_latent_cache(self) -> None:
+        """``cache_latents`` needs a backbone whose output for a clip never changes."""
+        checks = (
+            (self.stage != "posttrain", "is for post-training"),
+            (self.finetune_backbone, "needs a frozen backbone (not --finetune-backbone)"),
+            (self.virtual_rotation > 0, "cannot keep clips re-rendered every epoch "
+             "(--virtual-rotation)"),
+            (self.virtual_actions is not None, "does not combine with --virtual-actions"),
+        )  # fmt: skip
+        problems = [reason for failed, reason in checks if failed]
+        if problems:
+            raise ValueError(f"--cache-latents {problems[0]}")
 
     def virtual_rotation_options(self) -> VirtualRotation | None:
         """The training stream's augmentation (None when ``virtual_rotation`` is 0)."""
@@ -156,6 +174,7 @@ RUNTIME_OPTIONS = frozenset(
         "val_data",  # validation only measures: it never changes what is trained
         "val_every",
         "val_batches",
+        "cache_latents",  # the same training, without recomputing a frozen backbone
     }
 )
 

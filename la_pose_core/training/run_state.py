@@ -18,6 +18,7 @@ from torch import nn
 
 from la_pose_core.training.data import BatchStream
 from la_pose_core.training.distributed import DistContext
+from la_pose_core.training.latent_cache import LatentCache
 from la_pose_core.training.outliers import OutlierFilter
 from la_pose_core.training.rng import capture_rng, restore_rng
 
@@ -49,6 +50,8 @@ class RunState:
     step: int = 0
     counters: dict[str, int] = field(default_factory=new_counters)
     nonfinite_in_a_row: int = 0  # not saved: a resumed run starts a fresh streak
+    # --cache-latents: the frozen backbone's output per clip (not saved here: RUN/latent_cache.pt)
+    latent_cache: LatentCache | None = None
 
     @property
     def trainable(self) -> list[nn.Parameter]:

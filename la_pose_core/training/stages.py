@@ -167,10 +167,10 @@ class Stage:
         raise NotImplementedError
 
     def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
-        frames = batch["frames"]
-        if self.fixed_clip_len and frames.shape[1] != config.clip_len:
+        length = batch["dt"].shape[1] + 1  # frames per clip (also without decoded frames)
+        if self.fixed_clip_len and length != config.clip_len:
             raise ValueError(
-                f"clips of {frames.shape[1]} frames, but the {config.name!r} config has "
+                f"clips of {length} frames, but the {config.name!r} config has "
                 f"clip_len {config.clip_len} (write shards with --clip-len {config.clip_len})"
             )
 
@@ -317,12 +317,19 @@ class PosttrainStage(Stage):
         _check_posed(batch, self.name)
 
     def step(self, model, batch, device, per_sample) -> StepOutput:
-        frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+        """``batch`` holds ``frames`` or, with ``--cache-latents``, the frozen backbone's
+        ``latent_actions`` ``(B, T-1, d)`` (:mod:`la_pose_core.training.latent_cache`)."""
+        frames, latents = (
+            batch[name].to(device, non_blocking=True) if name in batch else None
+            for name in ("frames", "latent_actions")
+        )  # (B, T, 3, H, W), (B, T-1, d)
         dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
         relative_poses, fov = batch["relative_poses"].numpy(), batch["fov"].numpy()
         targets = PoseTargets.from_relative_poses(relative_poses, fov).to(device)
         virtual = isinstance(unwrap(model), VirtualActionPosttrainer)
-        if virtual:
+        if latents is not None:
+            outputs = model(None, dt, targets, latent_actions=latents)
+        elif virtual:
             motions = unwrap(model).virtual_motions
             poses, intervals, _ = virtual_clips(relative_poses, batch["dt"].numpy(), motions)
             virtual_targets = PoseTargets.from_relative_poses(poses, fov).to(device)
@@ -336,7 +343,7 @@ class PosttrainStage(Stage):
             losses = unwrap(model).pose_loss.per_sample(outputs, targets)  # (B,)
             if virtual:
                 unfiltered = outputs["loss"] - outputs["loss_real"]  # the virtual term
-        return StepOutput(outputs["loss"], terms, losses, frames.shape[0], unfiltered)
+        return StepOutput(outputs["loss"], terms, losses, dt.shape[0], unfiltered)
 
 
 def _check_posed(batch: dict[str, Any], stage: str) -> None:

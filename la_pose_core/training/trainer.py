@@ -39,6 +39,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +52,17 @@ from torch.nn.parallel import DistributedDataParallel
 from la_pose_core.atomic_write import atomic_write_text
 from la_pose_core.inference.estimator import autocast_context
 from la_pose_core.json_output import dumps
-from la_pose_core.model.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from la_pose_core.model.checkpoint import (
+    FORMAT,
+    load_checkpoint,
+    module_fingerprint,
+    save_checkpoint,
+)
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.training.clip_length import sample_clip_length, truncate_clips
 from la_pose_core.training.data import BatchStream, resolve_shards
 from la_pose_core.training.distributed import DistContext, setup_distributed
+from la_pose_core.training.latent_cache import LatentCache, cache_file
 from la_pose_core.training.options import TrainOptions
 from la_pose_core.training.outliers import OutlierFilter, filtered_loss
 from la_pose_core.training.rng import seed_everything
@@ -70,7 +77,7 @@ from la_pose_core.training.run_files import (
 from la_pose_core.training.run_log import RunLog, StepRecord
 from la_pose_core.training.run_state import RunState
 from la_pose_core.training.schedule import default_warmup_steps, warmup_cosine
-from la_pose_core.training.stages import Stage, get_stage
+from la_pose_core.training.stages import Stage, get_stage, unwrap
 
 MAX_NONFINITE_STEPS = 10
 
@@ -313,6 +320,8 @@ class Trainer:
         )
         if self.resume:
             self._load_state(run, context)
+        if options.cache_latents:  # after a resume's load: the backbone is the run's
+            run.latent_cache = self._latent_cache(model, urls, context)
         self._write_run_config(context, urls, run.step)
         run.wrapped = model
         if context.distributed:
@@ -337,7 +346,36 @@ class Trainer:
             with_labels=self.stage.with_labels,
             pin_memory=context.device.type == "cuda",
             virtual_rotation=options.virtual_rotation_options(),
+            with_frames=not options.cache_latents,
         )
+
+    def _latent_cache(self, model: nn.Module, urls: list[str], context: DistContext) -> LatentCache:
+        """The frozen backbone's latent actions of this rank's clips: read from the run folder
+        when they are this backbone's at this precision, else computed and written now."""
+        options, config = self.options, self.options.config
+        backbone = unwrap(model).inverse_dynamics
+        fingerprint = f"{module_fingerprint(backbone)}:{options.precision}"
+        path = cache_file(options.run_dir, context.rank, context.world_size)
+        cache = LatentCache.load(path, fingerprint) if path.is_file() else None
+        if cache is None:
+            started = time.perf_counter()
+            cache = LatentCache.build(
+                backbone,
+                urls,
+                (config.image_width, config.image_height),
+                fingerprint,
+                options.batch_size,
+                context.device,
+                options.precision,
+                context.rank,
+                context.world_size,
+            )
+            cache.save(path)
+            took = f"computed in {time.perf_counter() - started:.0f} s"
+        else:
+            took = f"read from {path}"
+        print(f"la-pose train: latent cache of {len(cache)} clips {took}", file=sys.stderr)
+        return cache
 
     def _read_validation_batches(self, context: DistContext) -> list[dict[str, Any]]:
         """The first ``val_batches`` batches of ``val_data`` in stream order (rank 0; none
@@ -402,6 +440,8 @@ class Trainer:
         """The next micro-batch, checked, cut to a sampled clip length if so configured."""
         options, config = self.options, self.options.config
         batch = log.fetch(run)
+        if run.latent_cache is not None:  # (B, T-1, d) in place of the frames
+            batch["latent_actions"] = run.latent_cache.lookup(batch["key"], batch["dt"].shape[1])
         self.stage.check_batch(batch, config)
         if options.clip_len_sampling == "exponential":
             length = sample_clip_length(
