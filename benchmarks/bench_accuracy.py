@@ -40,8 +40,8 @@ from la_pose_core.metrics import EVAL_CLIP_LEN, evaluate_trajectory, yaw_left
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared/data"
 EVAL_SEEDS = range(300, 1000)  # reserved for evaluation: never trained on
-COLUMNS = ("yaw_corr", "yaw_spread_ratio", "step_corr", "rotation_err_deg", "right_way_pct",
-           "auc5", "ate_s", "ate_m")  # fmt: skip
+COLUMNS = ("yaw_corr", "yaw_spread_ratio", "step_corr", "step_spread_ratio", "rotation_err_deg",
+           "right_way_pct", "auc5", "ate_s", "ate_m")  # fmt: skip
 TARGETS = {
     "synthetic": "yaw_corr >= 0.95; yaw_spread_ratio 0.8-1.2; step_corr >= 0.8; auc5 >= 90; "
     "ate_s at most half of constant velocity's",

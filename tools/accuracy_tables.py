@@ -18,6 +18,7 @@ MEASURES = (
     "yaw_corr",
     "yaw_spread_ratio",
     "step_corr",
+    "step_spread_ratio",
     "rotation_err_deg",
     "auc5",
     "ate_s",

@@ -8,6 +8,8 @@ prior that predicts the same motion for every pair scores no skill:
 ``yaw_spread_ratio``   std of estimated yaw / std of true yaw (1 = turns of the right size;
                        a prior gives 0);
 ``step_corr``          Pearson correlation of estimated and true step length per pair;
+``step_spread_ratio``  std of estimated / std of true step length (a model that predicts one
+                       step for every pair, as a collapsed metric-scale head does, gives ~0);
 ``rotation_err_deg``   mean geodesic angle between estimated and true relative rotations;
 ``right_way_pct``      share of moving pairs (true step >= ``still_threshold_m``) whose
                        estimated translation points the true way (positive cosine): AUC and
@@ -23,7 +25,14 @@ import numpy as np
 from la_pose_core.geometry import adjacent_relative_poses, rotation_angle
 from la_pose_core.metrics.pairwise import STILL_THRESHOLD_M
 
-SKILL_KEYS = ("yaw_corr", "yaw_spread_ratio", "step_corr", "rotation_err_deg", "right_way_pct")
+SKILL_KEYS = (
+    "yaw_corr",
+    "yaw_spread_ratio",
+    "step_corr",
+    "step_spread_ratio",
+    "rotation_err_deg",
+    "right_way_pct",
+)
 
 
 def yaw_left(motions: np.ndarray) -> np.ndarray:
@@ -58,12 +67,15 @@ def pair_skill(
     rotation_err = rotation_angle(np.swapaxes(gt[:, :3, :3], 1, 2) @ est[:, :3, :3])
     moving = step_gt >= still_threshold_m
     cosine = np.sum(gt[:, :3, 3] * est[:, :3, 3], axis=-1)  # sign only: no need to normalise
-    spread_gt = float(np.std(yaw_gt))
+    spread_gt, step_spread_gt = float(np.std(yaw_gt)), float(np.std(step_gt))
     return {
         "yaw_corr": correlation(yaw_est, yaw_gt),
         "yaw_spread_ratio": float(np.std(yaw_est)) / spread_gt if spread_gt > 0 else float("nan"),
         "yaw_spread_true_deg": float(np.degrees(spread_gt)),
         "step_corr": correlation(step_est, step_gt),
+        "step_spread_ratio": (
+            float(np.std(step_est)) / step_spread_gt if step_spread_gt > 0 else float("nan")
+        ),
         "rotation_err_deg": float(np.degrees(np.mean(rotation_err))),
         "right_way_pct": float(100.0 * np.mean(cosine[moving] > 0)) if moving.any() else None,
         "num_moving_pairs": int(moving.sum()),

@@ -75,6 +75,9 @@ class InverseDynamicsConfig:
     # through six layers the decoded action is ~1e-6 of the tokens and pretraining ignores it.
     normalized_bottleneck: bool = False
     correlation_radius: int = 0  # cells; > 0 adds frame-to-frame motion features (xfeat only)
+    # cost-volume levels: 1 at the descriptors' resolution; each further one on 2x pooled
+    # descriptors, doubling the reach (frame_features.MotionFeatures)
+    correlation_levels: int = 1
 
 
 @dataclass
@@ -212,6 +215,8 @@ class LAPoseConfig:
         radius = self.inverse_dynamics.correlation_radius
         if radius < 0 or (radius and encoder != "xfeat"):
             problems.append("inverse_dynamics.correlation_radius must be 0, or >= 1 with xfeat")
+        if self.inverse_dynamics.correlation_levels < 1:
+            problems.append("inverse_dynamics.correlation_levels must be at least 1")
         if self.pose_head.rotation_loss not in ROTATION_LOSSES:
             problems.append(f"pose_head.rotation_loss must be one of {ROTATION_LOSSES}")
         if self.clip_len < 2:

@@ -88,25 +88,42 @@ class MotionFeatures:
     ``<current(y, x), previous(y + dy, x + dx)>`` (zero outside the previous frame). Two more
     channels hold the soft-argmax displacement ``sum softmax(corr / T) (dx, dy) / r``: the
     apparent flow, which a yaw turns into a uniform horizontal shift. No parameters.
+
+    With ``levels > 1`` the same ``K + 2`` channels follow for descriptors average-pooled by 2,
+    4, ... (re-normalised; each output cell takes its pooled cell's values): level ``l`` reaches
+    ``r 2^l`` cells. At radius 4 one level sees shifts of up to 32 pixels; a narrow camera
+    (59-degree horizontal FoV at 256 pixels) turning 14 degrees per pair shifts the scene by 57.
     """
 
-    def __init__(self, radius: int) -> None:
-        self.radius = radius
+    def __init__(self, radius: int, levels: int = 1) -> None:
+        if radius < 1 or levels < 1:
+            raise ValueError(f"need radius >= 1 and levels >= 1, got {radius}, {levels}")
+        self.radius, self.levels = radius, levels
         offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
         dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
         self.displacements = torch.stack((dx.flatten(), dy.flatten())) / radius  # (2, K)
 
     @property
     def channels(self) -> int:
-        """``K + 2``: the ``K = (2r + 1)^2`` correlations and the two flow components."""
-        return (2 * self.radius + 1) ** 2 + 2
+        """``levels (K + 2)``: per level the ``K = (2r + 1)^2`` correlations and the flow."""
+        return self.levels * ((2 * self.radius + 1) ** 2 + 2)
 
     def __call__(self, current: Tensor, previous: Tensor | None) -> Tensor:
-        """``(B, C, h, w)`` x ``(B, C, h, w)`` -> ``(B, K + 2, h, w)``; zeros without a previous
-        frame (the first frame of a clip or stream)."""
+        """``(B, C, h, w)`` x ``(B, C, h, w)`` -> ``(B, channels, h, w)``; zeros without a
+        previous frame (the first frame of a clip or stream)."""
         batch, _, rows, cols = current.shape
         if previous is None:
             return current.new_zeros(batch, self.channels, rows, cols)
+        levels = [self._cost_volume(current, previous)]  # [(B, K + 2, h, w)]
+        for level in range(1, self.levels):
+            factor = 2**level
+            coarse = self._cost_volume(_pooled(current, factor), _pooled(previous, factor))
+            levels.append(F.interpolate(coarse, size=(rows, cols), mode="nearest"))
+        return torch.cat(levels, dim=1)  # (B, channels, h, w)
+
+    def _cost_volume(self, current: Tensor, previous: Tensor) -> Tensor:
+        """One level: ``(B, C, h, w)`` x ``(B, C, h, w)`` -> ``(B, K + 2, h, w)``."""
+        rows, cols = current.shape[2:]
         r = self.radius
         padded = F.pad(previous, (r, r, r, r))  # (B, C, h + 2r, w + 2r)
         correlation = torch.stack(
@@ -121,3 +138,10 @@ class MotionFeatures:
         displacements = self.displacements.to(current)  # (2, K)
         flow = torch.einsum("bkhw,ck->bchw", weights, displacements)  # (B, 2, h, w)
         return torch.cat((correlation, flow), dim=1)  # (B, K + 2, h, w)
+
+
+def _pooled(descriptors: Tensor, factor: int) -> Tensor:
+    """Unit descriptors ``(B, C, h, w)`` averaged over ``factor x factor`` cells, re-normalised
+    (a partial last cell is averaged over what it holds)."""
+    pooled = F.avg_pool2d(descriptors, factor, ceil_mode=True)  # (B, C, h / f, w / f)
+    return F.normalize(pooled, dim=1)

@@ -104,7 +104,9 @@ class InverseDynamics(nn.Module):
             self.frame_features = XFeatFeatures()
             channels = XFEAT_CHANNELS
             if cfg.correlation_radius > 0:
-                self.motion_features = MotionFeatures(cfg.correlation_radius)
+                self.motion_features = MotionFeatures(
+                    cfg.correlation_radius, cfg.correlation_levels
+                )
                 channels += self.motion_features.channels
             kernel = cfg.patch_size // XFEAT_CELL
             self.patch_embed = nn.Conv2d(channels, cfg.dim, kernel, stride=kernel)

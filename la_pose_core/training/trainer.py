@@ -358,6 +358,7 @@ class Trainer:
         path = cache_file(options.run_dir, context.rank, context.world_size)
         cache = LatentCache.load(path, fingerprint) if path.is_file() else None
         if cache is None:
+            print("la-pose train: running the frozen backbone once over the clips", file=sys.stderr)
             started = time.perf_counter()
             cache = LatentCache.build(
                 backbone,

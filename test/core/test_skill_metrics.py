@@ -40,6 +40,7 @@ def test_the_truth_scores_full_skill(truth):
     assert skill["yaw_corr"] == pytest.approx(1.0)
     assert skill["yaw_spread_ratio"] == pytest.approx(1.0)
     assert skill["step_corr"] == pytest.approx(1.0)
+    assert skill["step_spread_ratio"] == pytest.approx(1.0)
     assert skill["rotation_err_deg"] == pytest.approx(0.0, abs=1e-6)
     assert skill["right_way_pct"] == 100.0 and skill["num_moving_pairs"] == 30
 
@@ -49,6 +50,7 @@ def test_a_constant_motion_prior_scores_no_skill(truth):
     skill = pair_skill(truth, prior)
     assert skill["yaw_corr"] == 0.0 and skill["step_corr"] == 0.0
     assert skill["yaw_spread_ratio"] == pytest.approx(0.0, abs=1e-9)
+    assert skill["step_spread_ratio"] == pytest.approx(0.0, abs=1e-9)
     assert skill["rotation_err_deg"] > 1.0
 
 
@@ -60,6 +62,9 @@ def test_scaled_and_mirrored_estimates(truth):
     assert half_turns["yaw_corr"] == pytest.approx(1.0) and half_turns["yaw_spread_ratio"] == (
         pytest.approx(0.5)
     )
+    double_steps = pair_skill(truth, drive(yaws, 2 * steps))
+    assert double_steps["step_corr"] == pytest.approx(1.0)
+    assert double_steps["step_spread_ratio"] == pytest.approx(2.0)
     mirrored = pair_skill(truth, drive(-yaws, -steps))  # wrong turns, reversing
     assert mirrored["yaw_corr"] == pytest.approx(-1.0) and mirrored["right_way_pct"] == 0.0
 

@@ -27,6 +27,10 @@ XFEAT_MOTION_TINY = dataclasses.replace(  # the same with a cost volume of radiu
     XFEAT_TINY,
     inverse_dynamics=dataclasses.replace(XFEAT_TINY.inverse_dynamics, correlation_radius=2),
 )
+XFEAT_PYRAMID_TINY = dataclasses.replace(  # and a second, 2x pooled level
+    XFEAT_MOTION_TINY,
+    inverse_dynamics=dataclasses.replace(XFEAT_MOTION_TINY.inverse_dynamics, correlation_levels=2),
+)
 
 
 def test_descriptors_are_unit_vectors_per_8x8_cell():
@@ -86,6 +90,22 @@ def test_the_cost_volume_finds_a_shift_of_whole_cells():
     assert motion(current, None).abs().max() == 0  # no previous frame: zeros
 
 
+def test_a_coarser_level_finds_a_shift_beyond_the_radius():
+    """A 6-cell shift is out of reach at radius 3; the 2x pooled level sees it as 3 cells."""
+    torch.manual_seed(0)
+    previous = torch.nn.functional.normalize(torch.randn(1, 16, 8, 24), dim=1)  # (B, C, h, w)
+    current = torch.roll(previous, shifts=-6, dims=3)  # current(y, x) = previous(y, x + 6)
+    motion = MotionFeatures(radius=3, levels=2)
+    features = motion(current, previous)
+    assert features.shape == (1, 2 * (7 * 7 + 2), 8, 24) and motion.channels == 102
+    fine, coarse = features[0, :51, :, 2:12], features[0, 51:, :, 2:12]  # inside both frames
+    assert fine[:49].max() < 0.9  # no fine displacement reaches 6 cells
+    channel = 3 * 7 + (3 + 3)  # (dy, dx) = (0, +3) pooled cells
+    assert coarse[:49].argmax(dim=0).eq(channel).all()
+    torch.testing.assert_close(coarse[channel], torch.ones_like(coarse[channel]))
+    torch.testing.assert_close(coarse[49], torch.ones_like(coarse[49]), atol=0.02, rtol=0)
+
+
 def test_motion_features_need_xfeat():
     with pytest.raises(ValueError, match="correlation_radius"):
         dataclasses.replace(
@@ -106,7 +126,11 @@ def test_motion_features_keep_latent_actions_causal():
     assert (after[:, 2] - before[:, 2]).abs().max() > 1e-3  # pair (2, 3) sees frame 3
 
 
-@pytest.mark.parametrize("config", [XFEAT_TINY, XFEAT_MOTION_TINY], ids=["xfeat", "motion"])
+@pytest.mark.parametrize(
+    "config",
+    [XFEAT_TINY, XFEAT_MOTION_TINY, XFEAT_PYRAMID_TINY],
+    ids=["xfeat", "motion", "two_levels"],
+)
 def test_streaming_equals_clip_mode_with_xfeat(config):
     torch.manual_seed(0)
     estimator = PoseEstimator(InverseDynamics(config), PoseHead(config), config, device="cpu")
