@@ -32,10 +32,17 @@ BASELINES = {
 
 def row(name: str, methods: list[dict], truth: list[float]) -> str:
     """One table row: each measure's mean over ``methods`` (one dict per drive)."""
-    values = [float(np.mean([m[k] for m in methods])) for k in MEASURES]
+    cells = [_mean_cell([m.get(k) for m in methods]) for k in MEASURES]  # "-": not measured
     ratio = float(np.mean([m["net_yaw_deg"] / t for m, t in zip(methods, truth, strict=True)]))
-    cells = [f"{v:.3g}" for v in values] + [f"{ratio:.2f}"]
+    cells.append(f"{ratio:.2f}")
     return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def _mean_cell(values: list) -> str:
+    """The mean of a measure over drives, or "-" when a report predates the measure."""
+    if any(value is None for value in values):
+        return "-"
+    return f"{float(np.mean(values)):.3g}"
 
 
 def table(reports: dict[str, dict], drives: list[str]) -> list[str]:

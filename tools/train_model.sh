@@ -3,7 +3,7 @@
 # its two comparisons, on synthetic drives (labels) and unlabelled real clips (pretraining
 # only), then measure them.
 #
-#   tools/train_model.sh [WORK_DIR] [DEVICE]     (about 1.5 hours on 2 CPU cores; DEVICE: cpu|cuda)
+#   tools/train_model.sh [WORK_DIR] [DEVICE]     (about 2.5 hours on 2 CPU cores; DEVICE: cpu|cuda)
 #
 # Stoppable at any point: run it again with the same WORK_DIR and every finished step is
 # skipped, an interrupted training stage resumes from its last.pt. Steps:
@@ -19,13 +19,15 @@
 #      STEPS_HEAD steps on its frozen backbone's cached latent actions (--cache-latents: the
 #      backbone runs once per clip, about 8 minutes here; then about 60 steps/s):
 #      post_frozen (the method: pretrained backbone frozen), post_finetuned (pretrained
-#      backbone fine-tuned with the head for STEPS_POSTTRAIN steps, then its head trained on
-#      in post_finetuned_head, backbone frozen), post_random (a random frozen backbone: the
-#      ablation). VIRTUAL_ROTATION=0.5 lets pretraining and the fine-tuning see half of their
-#      clips from virtually yawed cameras (--virtual-rotation, exact labels).
+#      backbone fine-tuned with a new head for STEPS_POSTTRAIN steps, then its head trained on
+#      in post_finetuned_head, backbone frozen), post_finetuned2 (fine-tuned again from that,
+#      now with a head that knows the metric scale) and post_finetuned2_head (its head again:
+#      the shipped model), post_random (a random frozen backbone: the ablation).
+#      VIRTUAL_ROTATION=0.5 lets pretraining and the fine-tunings see half of their clips
+#      from virtually yawed cameras (--virtual-rotation, exact labels).
 #   4. `la-pose probe` of the pretrained backbone and benchmarks/bench_accuracy.py of the heads.
 # Figures land in WORK_DIR/results/; the README says which model ships and why. With SHIP=1 the
-# shipped variant, post_finetuned_head, is copied to models/la_pose_demo.pt at the end.
+# shipped variant, post_finetuned2_head, is copied to models/la_pose_demo.pt at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LA_POSE=.venv/bin/la-pose
@@ -112,12 +114,17 @@ train posttrain "$WORK/post_frozen" LABELLED --init "$WORK/pre/model.pt" "${HEAD
 train posttrain "$WORK/post_finetuned" LABELLED --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
   --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned_head" LABELLED --init "$WORK/post_finetuned/model.pt" "${HEAD[@]}"
+# a second fine-tuning, now from a head that has learned the metric scale, then its head again:
+# the shipped model (README, "Post-training length")
+train posttrain "$WORK/post_finetuned2" LABELLED --init "$WORK/post_finetuned_head/model.pt" --config compact \
+  --finetune-backbone --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}" "${VR[@]}"
+train posttrain "$WORK/post_finetuned2_head" LABELLED --init "$WORK/post_finetuned2/model.pt" "${HEAD[@]}"
 train posttrain "$WORK/post_random" LABELLED "${HEAD[@]}"
 
 if [[ ! -f "$WORK/results/probe_pre.json" ]]; then  # ridge probe + forward-dynamics check
   "$LA_POSE" probe --checkpoint "$WORK/pre/model.pt" --out "$WORK/results/probe_pre.json" > /dev/null
 fi
-for run in post_frozen post_finetuned_head post_random; do
+for run in post_frozen post_finetuned2_head post_random; do
   if [[ ! -f "$WORK/results/$run/accuracy.json" ]]; then
     "$LA_POSE" probe --checkpoint "$WORK/$run/model.pt" --out "$WORK/results/probe_$run.json" \
       > /dev/null
@@ -126,7 +133,7 @@ for run in post_frozen post_finetuned_head post_random; do
   fi
 done
 if [[ "${SHIP:-0}" == 1 ]]; then
-  cp "$WORK/post_finetuned_head/model.pt" models/la_pose_demo.pt
-  echo "[train_model] shipped $WORK/post_finetuned_head/model.pt as models/la_pose_demo.pt"
+  cp "$WORK/post_finetuned2_head/model.pt" models/la_pose_demo.pt
+  echo "[train_model] shipped $WORK/post_finetuned2_head/model.pt as models/la_pose_demo.pt"
 fi
 echo "[train_model] done: figures in $WORK/results/"
