@@ -39,6 +39,42 @@ from la_pose_core.training.trainer import Trainer
 DEFAULTS = TrainOptions(stage="tokenizer", run_dir="", data=[])
 
 
+def _add_posttrain_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the post-training stage only: the backbone, the latent cache, virtual clips."""
+    parser.add_argument(
+        "--finetune-backbone",
+        action="store_true",
+        default=None,
+        help="train the inverse dynamics backbone too (default: frozen)",
+    )
+    parser.add_argument(
+        "--cache-latents",
+        action="store_true",
+        default=None,
+        help="frozen backbone: compute each clip's latent actions once (kept in "
+        "RUN/latent_cache.pt), then train the head without decoding frames (same training, "
+        "many times faster per step)",
+    )
+    parser.add_argument(
+        "--virtual-actions",
+        metavar="ENCODER.pt",
+        help="add virtual clips of rare motions, encoded by this pose-encoder model file of "
+        "the same backbone (la-pose train pose-encoder)",
+    )
+    parser.add_argument(
+        "--virtual-weight",
+        type=float,
+        help=f"weight of the virtual clips' loss (default {DEFAULTS.virtual_weight})",
+    )
+    parser.add_argument(
+        "--virtual-motions",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        metavar="LIST",
+        help="comma-separated kinds of virtual clips (default "
+        f"{','.join(DEFAULTS.virtual_motions)})",
+    )
+
+
 def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
     # Every option defaults to None so that a --resume can tell what was given again.
     parser.add_argument(
@@ -108,39 +144,7 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
     }[stage.name]
     parser.add_argument("--init", metavar="CKPT", help=init_help)
     if stage.name == "posttrain":
-        parser.add_argument(
-            "--finetune-backbone",
-            action="store_true",
-            default=None,
-            help="train the inverse dynamics backbone too (default: frozen)",
-        )
-        parser.add_argument(
-            "--cache-latents",
-            action="store_true",
-            default=None,
-            help="frozen backbone: compute each clip's latent actions once (kept in "
-            "RUN/latent_cache.pt), then train the head without decoding frames (same training, "
-            "many times faster per step)",
-        )
-    if stage.name == "posttrain":
-        parser.add_argument(
-            "--virtual-actions",
-            metavar="ENCODER.pt",
-            help="add virtual clips of rare motions, encoded by this pose-encoder model file of "
-            "the same backbone (la-pose train pose-encoder)",
-        )
-        parser.add_argument(
-            "--virtual-weight",
-            type=float,
-            help=f"weight of the virtual clips' loss (default {DEFAULTS.virtual_weight})",
-        )
-        parser.add_argument(
-            "--virtual-motions",
-            type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
-            metavar="LIST",
-            help="comma-separated kinds of virtual clips (default "
-            f"{','.join(DEFAULTS.virtual_motions)})",
-        )
+        _add_posttrain_arguments(parser)
     if stage.fixed_clip_len:
         parser.add_argument(
             "--clip-len-sampling",

@@ -1,6 +1,7 @@
 """``--cache-latents``: post-training on a frozen backbone's kept latent actions is the same
 training as on decoded frames, survives a resume, and refuses what it cannot keep."""
 
+import json
 import signal
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 from la_pose_core.data.shards import ClipShardDataset
 from la_pose_core.training import MODEL_FILE, Trainer, TrainOptions
 from la_pose_core.training.options import resume_options
-from test.core.training.helpers import TINY_SIZE
+from test.core.training.helpers import TINY_SIZE, la_pose
 from test.core.training.test_trainer import assert_same_weights, options, state
 
 SETTINGS = dict(steps=6, clip_len_sampling="exponential", grad_accum=2)  # prefixes slice too
@@ -89,3 +90,13 @@ def test_what_cannot_be_cached_is_refused(changes, message):
         setattr(run, name, value)
     with pytest.raises(ValueError, match=message):
         run.validate()
+
+
+def test_the_command_line_option_reaches_the_run(tmp_path, tiny_shards, capsys):
+    base = ["train", "posttrain", "--data", str(tiny_shards), "--config", "tiny", "--steps", "2"]
+    base += ["--batch-size", "2", "--no-progress", "--device", "cpu", "--cache-latents"]
+    assert la_pose([*base, "--out", str(tmp_path / "run")]) == 0
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())["options"]
+    assert stored["cache_latents"] is True
+    assert la_pose([*base, "--finetune-backbone", "--out", str(tmp_path / "ft")]) == 2
+    assert "--cache-latents needs a frozen backbone" in capsys.readouterr().err
