@@ -38,7 +38,7 @@ STEPS_TOKENIZER=${STEPS_TOKENIZER:-600}
 STEPS_PRETRAIN=${STEPS_PRETRAIN:-1600}
 STEPS_POSTTRAIN=${STEPS_POSTTRAIN:-800}  # fine-tuning the backbone with the head
 # the head alone on cached latents: it learns the metric scale only after ~1000-2000 steps
-# (README, "Post-training length")
+# (README, "Why the step length was not learned")
 STEPS_HEAD=${STEPS_HEAD:-16000}
 # share of clips seen from virtually yawed cameras (--virtual-rotation); off: measured not to help
 # at this scale (README, "Virtual camera rotation")
@@ -115,7 +115,7 @@ train posttrain "$WORK/post_finetuned" LABELLED --init "$WORK/pre/model.pt" --co
   --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned_head" LABELLED --init "$WORK/post_finetuned/model.pt" "${HEAD[@]}"
 # a second fine-tuning, now from a head that has learned the metric scale, then its head again:
-# the shipped model (README, "Post-training length")
+# the shipped model (README, "Why the step length was not learned")
 train posttrain "$WORK/post_finetuned2" LABELLED --init "$WORK/post_finetuned_head/model.pt" --config compact \
   --finetune-backbone --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned2_head" LABELLED --init "$WORK/post_finetuned2/model.pt" "${HEAD[@]}"

@@ -4,10 +4,10 @@ Post-training with a frozen inverse dynamics model spends almost all of its time
 backbone (XFeat, the cost volume, the spatio-temporal transformer), whose output for a clip
 never changes. The pose head, though, needs many steps: the `compact` head sat on a plateau for
 about 1000 steps of batch 8 before its metric-scale token began to follow the data, and kept
-improving up to 16000 (README, "Post-training length"). With ``--cache-latents`` the trainer runs
-the backbone once over this rank's clips, keeps their latent actions ``(P, d)`` in memory (and in
-``RUN/latent_cache[.rankN].pt``, so a resume does not recompute them), and streams the clips
-without decoding their frames; each step then costs the head alone.
+improving up to 16000 (README, "Why the step length was not learned"). With ``--cache-latents``
+the trainer runs the backbone once over this rank's clips, keeps their latent actions ``(P, d)``
+in memory (and in ``RUN/latent_cache[.rankN].pt``, so a resume does not recompute them), and
+streams the clips without decoding their frames; each step then costs the head alone.
 
 The cached latents are what the frozen backbone gives (eval mode, the run's precision), so the
 training is the same as without the cache. Shorter clip prefixes (``clip_len_sampling``) slice

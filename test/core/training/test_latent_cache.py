@@ -9,6 +9,7 @@ import torch
 
 from la_pose_core.data.shards import ClipShardDataset
 from la_pose_core.training import MODEL_FILE, Trainer, TrainOptions
+from la_pose_core.training.latent_cache import LatentCache
 from la_pose_core.training.options import resume_options
 from test.core.training.helpers import TINY_SIZE, la_pose
 from test.core.training.test_trainer import assert_same_weights, options, state
@@ -61,12 +62,20 @@ def test_a_resumed_cached_run_reads_its_cache_and_ends_as_an_uninterrupted_one(
     )
 
 
-def test_a_cache_of_another_backbone_is_recomputed(tmp_path, tiny_shards, capsys):
+@pytest.mark.parametrize("kind", ["another backbone's", "corrupt"])
+def test_a_cache_that_is_not_this_backbones_is_recomputed(tmp_path, tiny_shards, capsys, kind):
     run = options(tmp_path, tiny_shards, name="run", cache_latents=True, steps=1)
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "latent_cache.pt").write_bytes(b"not a cache")
+    path = tmp_path / "run" / "latent_cache.pt"
+    path.parent.mkdir()
+    if kind == "corrupt":
+        path.write_bytes(b"not a cache")
+    else:  # a well-formed cache whose latents would be wrong for this run
+        LatentCache({"seq0-00000000": torch.zeros(5, 4)}, fingerprint="another backbone").save(path)
+    assert LatentCache.load(path, fingerprint="this backbone") is None
     assert Trainer(run).run().finished
-    assert "computed" in capsys.readouterr().err
+    assert "latent cache of 16 clips computed" in capsys.readouterr().err
+    rewritten = torch.load(path, weights_only=True)
+    assert rewritten["fingerprint"] != "another backbone" and len(rewritten["latents"]) == 16
 
 
 def test_repeated_clip_keys_are_refused(tmp_path, tiny_shards):
