@@ -39,6 +39,35 @@ from la_pose_core.training.trainer import Trainer
 DEFAULTS = TrainOptions(stage="tokenizer", run_dir="", data=[])
 
 
+def _add_augmentation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The clip stages' augmentations: left-right mirror and virtual camera rotation."""
+    parser.add_argument(
+        "--mirror",
+        type=float,
+        metavar="P",
+        help="share of training clips flipped left-right, labels following exactly "
+        "(as many right turns as left ones; default 0: off)",
+    )
+    parser.add_argument(
+        "--virtual-rotation",
+        type=float,
+        metavar="P",
+        help="share of training clips re-rendered from cameras yawed by a few degrees per "
+        "frame, labels following exactly (turns the drives lack; default 0: off)",
+    )
+    parser.add_argument(
+        "--virtual-rotation-schedule",
+        choices=("independent", "sustained"),
+        help="an offset per frame (independent, default) or one extra yaw rate per clip",
+    )
+    parser.add_argument(
+        "--virtual-rotation-zoom",
+        type=float,
+        help=f"focal factor of the virtual camera, the margin for rotation "
+        f"(default {DEFAULTS.virtual_rotation_zoom})",
+    )
+
+
 def _add_posttrain_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the post-training stage only: the backbone, the latent cache, virtual clips."""
     parser.add_argument(
@@ -178,24 +207,7 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
             "--outlier-sigma", type=float, help=f"threshold (default {DEFAULTS.outlier_sigma})"
         )
     if stage.name != "tokenizer":
-        parser.add_argument(
-            "--virtual-rotation",
-            type=float,
-            metavar="P",
-            help="share of training clips re-rendered from cameras yawed by a few degrees per "
-            "frame, labels following exactly (turns the drives lack; default 0: off)",
-        )
-        parser.add_argument(
-            "--virtual-rotation-schedule",
-            choices=("independent", "sustained"),
-            help="an offset per frame (independent, default) or one extra yaw rate per clip",
-        )
-        parser.add_argument(
-            "--virtual-rotation-zoom",
-            type=float,
-            help=f"focal factor of the virtual camera, the margin for rotation "
-            f"(default {DEFAULTS.virtual_rotation_zoom})",
-        )
+        _add_augmentation_arguments(parser)
     parser.add_argument("--seed", type=int, help="initialisation and shuffling seed (default 0)")
     parser.add_argument(
         "--shuffle-buffer",

@@ -46,10 +46,11 @@ Reading
 :class:`ClipShardDataset` is a ``webdataset.DataPipeline`` (an ``IterableDataset``):
 shard list (deterministically shuffled per epoch) -> split by node (DDP rank, from
 ``torch.distributed`` when initialised, or given) -> split by DataLoader worker -> tar samples
--> shuffle buffer -> decode -> optional virtual camera rotation -> optional batching with
-:func:`collate_clips`. Splitting is by shard, so use at least ``world_size * num_workers``
-shards, and a multiple of ``world_size`` shards of equal size so that every rank gets as many
-clips (DDP needs equal step counts; or cap the epoch with ``.with_epoch(n)``).
+-> shuffle buffer -> decode -> optional left-right mirror -> optional virtual camera rotation
+-> optional batching with :func:`collate_clips`. Splitting is by shard, so use at least
+``world_size * num_workers`` shards, and a multiple of ``world_size`` shards of equal size so
+that every rank gets as many clips (DDP needs equal step counts; or cap the epoch with
+``.with_epoch(n)``).
 :meth:`ClipShardDataset.set_epoch` reaches the workers of a ``DataLoader`` only when they are
 re-created each epoch (the default, ``persistent_workers=False``). Each decoded sample is a dict:
 
@@ -96,6 +97,7 @@ import webdataset as wds
 
 from la_pose_core.data.clips import Clip, ClipSampler, SequenceSource, source_name
 from la_pose_core.data.label_noise import corrupt_clip_labels
+from la_pose_core.data.mirror import RandomMirror
 from la_pose_core.data.pose_labels import pose_labels
 from la_pose_core.data.virtual_rotation import RandomVirtualRotation, VirtualRotation
 from la_pose_core.geometry import (
@@ -562,6 +564,8 @@ class ClipShardDataset(wds.DataPipeline):
         virtual_rotation: augment decoded clips with virtual camera yaw
             (:mod:`la_pose_core.data.virtual_rotation`); None: as stored.
         with_frames: see :func:`decode_sample`.
+        mirror: share of decoded clips flipped left-right, labels following
+            (:mod:`la_pose_core.data.mirror`); with it every sample has a ``mirrored`` flag.
 
     Call :meth:`set_epoch` before each epoch to reshuffle.
     """
@@ -581,6 +585,7 @@ class ClipShardDataset(wds.DataPipeline):
         partial_batches: bool = True,
         virtual_rotation: VirtualRotation | None = None,
         with_frames: bool = True,
+        mirror: float = 0.0,
     ):
         if (rank is None) != (world_size is None):
             raise ValueError("give both rank and world_size, or neither")
@@ -596,6 +601,8 @@ class ClipShardDataset(wds.DataPipeline):
             _Shuffle(shuffle_buffer, seed, rank, self.epoch_state),
             wds.map(_Decode(image_size, with_labels, with_frames)),
         ]
+        if mirror > 0:
+            stages.append(wds.map(RandomMirror(mirror, seed, self.epoch_state)))
         if virtual_rotation is not None and virtual_rotation.probability > 0:
             if not with_frames:
                 raise ValueError("a virtual rotation needs the frames (with_frames=True)")

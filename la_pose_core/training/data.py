@@ -70,6 +70,7 @@ class BatchStream:
         pin_memory: pin batches (CUDA).
         virtual_rotation: ``ClipShardDataset(virtual_rotation=...)`` (training streams only).
         with_frames: ``ClipShardDataset(with_frames=...)`` (False: labels and intervals only).
+        mirror: ``ClipShardDataset(mirror=...)`` (training streams only).
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class BatchStream:
         pin_memory: bool = False,
         virtual_rotation: VirtualRotation | None = None,
         with_frames: bool = True,
+        mirror: float = 0.0,
     ) -> None:
         if len(urls) < world_size:
             raise ValueError(
@@ -109,6 +111,7 @@ class BatchStream:
             partial_batches=False,
             virtual_rotation=virtual_rotation,
             with_frames=with_frames,
+            mirror=mirror,
         )
         self.epoch = 0
         self.batches_in_epoch = 0

@@ -59,6 +59,8 @@ class TrainOptions:
     virtual_rotation: float = 0.0
     virtual_rotation_schedule: str = "independent"  # or "sustained"
     virtual_rotation_zoom: float = 1.25
+    # share of training clips flipped left-right, labels following (la_pose_core.data.mirror)
+    mirror: float = 0.0
     # posttrain, frozen backbone: run the backbone once per clip, then train the head on the
     # kept latent actions without decoding frames (la_pose_core.training.latent_cache)
     cache_latents: bool = False
@@ -115,6 +117,10 @@ class TrainOptions:
         if not 0.0 <= self.virtual_rotation <= 1.0:
             raise ValueError(f"--virtual-rotation must be in [0, 1], got {self.virtual_rotation}")
         self.virtual_rotation_options()  # checks zoom and schedule
+        if not 0.0 <= self.mirror <= 1.0:
+            raise ValueError(f"--mirror must be in [0, 1], got {self.mirror}")
+        if self.mirror > 0 and self.stage == "tokenizer":
+            raise ValueError("--mirror is for the clip stages, not the tokenizer")
         if self.virtual_rotation > 0 and self.stage == "tokenizer":
             raise ValueError("--virtual-rotation is for the clip stages, not the tokenizer")
         if self.cache_latents:

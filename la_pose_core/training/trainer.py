@@ -347,6 +347,7 @@ class Trainer:
             pin_memory=context.device.type == "cuda",
             virtual_rotation=options.virtual_rotation_options(),
             with_frames=not options.cache_latents,
+            mirror=options.mirror,
         )
 
     def _latent_cache(self, model: nn.Module, urls: list[str], context: DistContext) -> LatentCache:
@@ -356,7 +357,8 @@ class Trainer:
         backbone = unwrap(model).inverse_dynamics
         fingerprint = f"{module_fingerprint(backbone)}:{options.precision}"
         path = cache_file(options.run_dir, context.rank, context.world_size)
-        cache = LatentCache.load(path, fingerprint) if path.is_file() else None
+        mirror = options.mirror > 0
+        cache = LatentCache.load(path, fingerprint, mirror) if path.is_file() else None
         if cache is None:
             print("la-pose train: running the frozen backbone once over the clips", file=sys.stderr)
             started = time.perf_counter()
@@ -370,6 +372,7 @@ class Trainer:
                 options.precision,
                 context.rank,
                 context.world_size,
+                mirror,
             )
             cache.save(path)
             took = f"computed in {time.perf_counter() - started:.0f} s"
@@ -442,7 +445,9 @@ class Trainer:
         options, config = self.options, self.options.config
         batch = log.fetch(run)
         if run.latent_cache is not None:  # (B, T-1, d) in place of the frames
-            batch["latent_actions"] = run.latent_cache.lookup(batch["key"], batch["dt"].shape[1])
+            batch["latent_actions"] = run.latent_cache.lookup(
+                batch["key"], batch["dt"].shape[1], batch.get("mirrored")
+            )
         self.stage.check_batch(batch, config)
         if options.clip_len_sampling == "exponential":
             length = sample_clip_length(

@@ -1,0 +1,67 @@
+"""Mirrored clips: every left turn also seen as a right turn, with exact labels.
+
+The synthetic training drives turn left more often than right (seeds 0-23: 1374 degrees of left
+turns against 907 of right ones), and a backbone whose latents keep how much a view changes but
+not which way then gets a head that calls every turn a left one: the pretrained frozen backbone
+predicted +58, +81 and +37 degrees on drives that turn +90, -99 and -90 (README, "Pretraining
+lost the sign of the turn"). A clip flipped left-right is the clip of the mirrored world, so
+left and right become equally common and only the sign tells them apart.
+
+Flipping the image columns of a pinhole camera gives the image of the world mirrored in the
+camera's ``x = 0`` plane, seen by the same camera with its principal point mirrored
+(``c_x' = W - c_x``; the model's centre crops keep ``c_x`` near ``W / 2``). In the camera optical
+frame (x right, y down, z forward) the mirror is ``S = diag(-1, 1, 1)``, and every motion
+``cam_t_from_cam_{t+1} = [R | t]`` becomes ``[S R S | S t]``: yaw and roll change sign, pitch
+does not, the lateral component of ``t`` changes sign, step lengths (so the clip scale) and the
+field of view stay. Label-free clips are flipped the same way (their frames only).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+import torch
+
+from la_pose_core.data.pose_labels import pose_labels
+
+MIRROR = np.diag([-1.0, 1.0, 1.0, 1.0])  # (4, 4) the reflection x -> -x, in homogeneous form
+
+
+def mirror_relative_poses(relative: np.ndarray) -> np.ndarray:
+    """``(..., 4, 4)`` ``cam_t_from_cam_{t+1}`` -> the same motions in the mirrored world."""
+    return MIRROR @ relative @ MIRROR
+
+
+def mirror_clip(sample: dict[str, Any]) -> dict[str, Any]:
+    """A decoded clip (``la_pose_core.data.shards`` layout) flipped left-right.
+
+    ``frames`` ``(T, C, H, W)`` (when decoded) are flipped along W and the pose labels follow;
+    ``mirrored`` marks the result (it reads True).
+    """
+    out = dict(sample)
+    if "frames" in sample:
+        out["frames"] = sample["frames"].flip(-1)
+    if "relative_poses" in sample:
+        out.update(pose_labels(mirror_relative_poses(sample["relative_poses"].numpy())))
+    out["mirrored"] = torch.tensor(True)
+    return out
+
+
+class RandomMirror:
+    """Pipeline stage: each clip is mirrored with ``probability`` (every sample gets a
+    ``mirrored`` flag); the draw depends only on (seed, epoch, clip key), so a resumed or
+    re-split run mirrors every clip the same way."""
+
+    def __init__(self, probability: float, seed: int, epoch_state: dict) -> None:
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"mirror probability must be in [0, 1], got {probability}")
+        self.probability, self.seed, self.epoch_state = probability, seed, epoch_state
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
+        key = zlib.crc32(str(sample["key"]).encode())
+        rng = np.random.default_rng([self.seed, self.epoch_state["epoch"], key, 0x1EF7])
+        if rng.random() < self.probability:
+            return mirror_clip(sample)
+        return {**sample, "mirrored": torch.tensor(False)}

@@ -1,0 +1,75 @@
+"""Left-right mirror: flipped frames and their labels describe the same mirrored motion."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from la_pose_core.data.mirror import RandomMirror, mirror_clip, mirror_relative_poses
+from la_pose_core.data.synthetic.sequence import SyntheticSequence
+from la_pose_core.data.virtual_rotation import rotate_relative_poses, warp_frames
+from la_pose_core.geometry import inverse
+from la_pose_core.metrics import yaw_left
+from test.core.data.test_virtual_rotation import HEIGHT, WIDTH, ZOOM, clip_sample
+
+
+def drive_motions(seed: int = 2) -> np.ndarray:
+    drive = SyntheticSequence(60, seed=seed, size=(WIDTH, HEIGHT), fps=10.0)
+    world_from_cam = drive.world_from_cam[::5]  # (12, 4, 4)
+    return inverse(world_from_cam[:-1]) @ world_from_cam[1:]  # (11, 4, 4)
+
+
+def test_the_mirrored_motion_turns_and_slides_the_other_way_at_the_same_speed():
+    relative = drive_motions()
+    mirrored = mirror_relative_poses(relative)
+    np.testing.assert_allclose(yaw_left(mirrored), -yaw_left(relative), atol=1e-12)
+    np.testing.assert_allclose(mirrored[:, 0, 3], -relative[:, 0, 3])  # lateral (x right)
+    np.testing.assert_allclose(mirrored[:, 1:3, 3], relative[:, 1:3, 3])  # down, forward
+    np.testing.assert_allclose(np.linalg.det(mirrored[:, :3, :3]), 1.0)  # still rotations
+    np.testing.assert_allclose(mirror_relative_poses(mirrored), relative, atol=1e-12)
+
+
+def test_a_flipped_view_of_a_yawed_camera_is_the_flipped_view_yawed_the_other_way():
+    """The frames and the labels agree: flipping a re-render from a camera yawed by psi gives
+    the re-render of the flipped frame from a camera yawed by -psi, and the label transform
+    maps the one motion onto the other."""
+    frames = clip_sample()["frames"][:2]  # (2, 3, H, W)
+    fov, yaws = math.radians(45.0), np.array([0.04, -0.03])
+    flipped_of_turned = warp_frames(frames, fov, yaws, ZOOM).flip(-1)
+    turned_of_flipped = warp_frames(frames.flip(-1), fov, -yaws, ZOOM)
+    torch.testing.assert_close(flipped_of_turned, turned_of_flipped, atol=1e-5, rtol=0)
+    relative = drive_motions()[:1]  # (1, 4, 4)
+    np.testing.assert_allclose(
+        mirror_relative_poses(rotate_relative_poses(relative, yaws)),
+        rotate_relative_poses(mirror_relative_poses(relative), -yaws),
+        atol=1e-12,
+    )
+
+
+def test_a_mirrored_clip_flips_its_frames_and_relabels_its_motion():
+    sample = clip_sample()
+    mirrored = mirror_clip(sample)
+    torch.testing.assert_close(mirrored["frames"], sample["frames"].flip(-1))
+    assert bool(mirrored["mirrored"]) and float(mirrored["fov"]) == float(sample["fov"])
+    relative = sample["relative_poses"].numpy()
+    np.testing.assert_allclose(mirrored["relative_poses"].numpy(), mirror_relative_poses(relative))
+    steps = np.linalg.norm(relative[:, :3, 3], axis=1)
+    assert float(mirrored["scale"]) == pytest.approx(steps.mean())  # the clip scale stays
+    label_free = mirror_clip({"key": "real-1", "frames": sample["frames"]})
+    assert set(label_free) == {"key", "frames", "mirrored"}
+
+
+def test_the_draw_depends_on_seed_epoch_and_clip_only():
+    def draws(epoch: int) -> list[bool]:
+        stage = RandomMirror(0.5, seed=3, epoch_state={"epoch": epoch})
+        return [bool(stage({"key": f"c-{i}"})["mirrored"]) for i in range(40)]
+
+    assert draws(0) == draws(0) and draws(0) != draws(1)
+    assert 10 < sum(draws(0)) < 30  # about half
+    sample = clip_sample()
+    kept = RandomMirror(0.0, 3, {"epoch": 0})(sample)
+    assert not bool(kept["mirrored"])
+    torch.testing.assert_close(kept["frames"], sample["frames"])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        RandomMirror(1.5, 3, {"epoch": 0})
