@@ -104,8 +104,8 @@ def _add_posttrain_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
-    # Every option defaults to None so that a --resume can tell what was given again.
+def _add_input_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
+    """What to train: the model config, the clip shards, and the run folder to write."""
     parser.add_argument(
         "--config",
         metavar="NAME|PATH.json",
@@ -120,6 +120,10 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
         + (" (posed clips with intrinsics)" if stage.with_labels else ""),
     )
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
+
+
+def _add_optimizer_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
+    """How long and how fast: steps, batch, learning rate schedule, weight decay, clipping."""
     parser.add_argument("--steps", type=int, help=f"optimizer steps (default {DEFAULTS.steps})")
     parser.add_argument(
         "--batch-size",
@@ -148,6 +152,20 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
         type=float,
         help=f"gradient norm clipping, 0: off (default {DEFAULTS.clip_grad})",
     )
+
+
+INIT_HELP = {
+    "tokenizer": "continue from a checkpoint holding a tokenizer",
+    "pretrain": "checkpoint of a trained tokenizer (required; frozen)",
+    "posttrain": "pretraining checkpoint whose inverse dynamics becomes the backbone "
+    "(a post-training checkpoint continues whole; none: random backbone, an ablation)",
+    "pose-encoder": "post-training checkpoint: the frozen teacher (required; read again "
+    "by --resume)",
+}
+
+
+def _add_checkpoint_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
+    """Checkpoints and logs written, --resume, and the --init checkpoint read (help per stage)."""
     parser.add_argument(
         "--checkpoint-every",
         type=int,
@@ -163,51 +181,49 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
         default=None,
         help="continue the run in --out from its last.pt to the same final step",
     )
-    init_help = {
-        "tokenizer": "continue from a checkpoint holding a tokenizer",
-        "pretrain": "checkpoint of a trained tokenizer (required; frozen)",
-        "posttrain": "pretraining checkpoint whose inverse dynamics becomes the backbone "
-        "(a post-training checkpoint continues whole; none: random backbone, an ablation)",
-        "pose-encoder": "post-training checkpoint: the frozen teacher (required; read again "
-        "by --resume)",
-    }[stage.name]
-    parser.add_argument("--init", metavar="CKPT", help=init_help)
-    if stage.name == "posttrain":
-        _add_posttrain_arguments(parser)
-    if stage.fixed_clip_len:
-        parser.add_argument(
-            "--clip-len-sampling",
-            choices=("fixed", "exponential"),
-            help="fixed: whole clips (default); exponential: also shorter prefixes, "
-            "p(T') ~ exp(-(T - T') / decay)",
-        )
-        parser.add_argument(
-            "--min-clip-len",
-            type=int,
-            help=f"shortest prefix (default {DEFAULTS.min_clip_len})",
-        )
-        parser.add_argument(
-            "--clip-len-decay",
-            type=float,
-            help=f"decay in frames (default {DEFAULTS.clip_len_decay})",
-        )
-    if stage.supports_outlier_filter:
-        parser.add_argument(
-            "--outlier-filter",
-            action="store_true",
-            default=None,
-            help="drop samples whose loss exceeds mean + sigma std of recent losses (noisy labels)",
-        )
-        parser.add_argument(
-            "--outlier-window",
-            type=int,
-            help=f"recent per-sample losses kept (default {DEFAULTS.outlier_window})",
-        )
-        parser.add_argument(
-            "--outlier-sigma", type=float, help=f"threshold (default {DEFAULTS.outlier_sigma})"
-        )
-    if stage.name != "tokenizer":
-        _add_augmentation_arguments(parser)
+    parser.add_argument("--init", metavar="CKPT", help=INIT_HELP[stage.name])
+
+
+def _add_clip_length_arguments(parser: argparse.ArgumentParser) -> None:
+    """Stages of fixed clip length: whole clips, or also shorter prefixes."""
+    parser.add_argument(
+        "--clip-len-sampling",
+        choices=("fixed", "exponential"),
+        help="fixed: whole clips (default); exponential: also shorter prefixes, "
+        "p(T') ~ exp(-(T - T') / decay)",
+    )
+    parser.add_argument(
+        "--min-clip-len",
+        type=int,
+        help=f"shortest prefix (default {DEFAULTS.min_clip_len})",
+    )
+    parser.add_argument(
+        "--clip-len-decay",
+        type=float,
+        help=f"decay in frames (default {DEFAULTS.clip_len_decay})",
+    )
+
+
+def _add_outlier_arguments(parser: argparse.ArgumentParser) -> None:
+    """Stages with labels that can be noisy: dropping samples of outlying loss."""
+    parser.add_argument(
+        "--outlier-filter",
+        action="store_true",
+        default=None,
+        help="drop samples whose loss exceeds mean + sigma std of recent losses (noisy labels)",
+    )
+    parser.add_argument(
+        "--outlier-window",
+        type=int,
+        help=f"recent per-sample losses kept (default {DEFAULTS.outlier_window})",
+    )
+    parser.add_argument(
+        "--outlier-sigma", type=float, help=f"threshold (default {DEFAULTS.outlier_sigma})"
+    )
+
+
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where and how it runs: seed, shuffling, device, precision, loader processes, progress."""
     parser.add_argument("--seed", type=int, help="initialisation and shuffling seed (default 0)")
     parser.add_argument(
         "--shuffle-buffer",
@@ -233,7 +249,25 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
     )
 
 
+def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
+    """All options of one stage, in the order ``--help`` lists them."""
+    # Every option defaults to None so that a --resume can tell what was given again.
+    _add_input_arguments(parser, stage)
+    _add_optimizer_arguments(parser, stage)
+    _add_checkpoint_arguments(parser, stage)
+    if stage.name == "posttrain":
+        _add_posttrain_arguments(parser)
+    if stage.fixed_clip_len:
+        _add_clip_length_arguments(parser)
+    if stage.supports_outlier_filter:
+        _add_outlier_arguments(parser)
+    if stage.name != "tokenizer":
+        _add_augmentation_arguments(parser)
+    _add_runtime_arguments(parser)
+
+
 def _add_validation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Held-out clips measured during training, the same for every stage."""
     group = parser.add_argument_group(
         "validation", "measures on held-out clips during training (TensorBoard val/, summary.json)"
     )
