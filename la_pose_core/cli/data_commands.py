@@ -10,6 +10,13 @@ from la_pose_core.cli.common import fail, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``synth`` and ``shards`` to the ``la-pose`` subcommands."""
+    _register_synth(subparsers)
+    _register_shards(subparsers)
+
+
+def _register_synth(subparsers: argparse._SubParsersAction) -> None:
+    """``la-pose synth``: the drive (frames, seed, motion) and how it is rendered."""
     synth = subparsers.add_parser(
         "synth",
         help="render a synthetic driving sequence into a KITTI-layout folder",
@@ -44,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     synth.set_defaults(run=run_synth)
 
+
+def _register_shards(subparsers: argparse._SubParsersAction) -> None:
+    """``la-pose shards``: where the clips come from, how they are sampled and written."""
     shards = subparsers.add_parser(
         "shards",
         help="sample training clips of a sequence into WebDataset tar shards",
@@ -51,6 +61,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-fps], by timestamp, optionally time-reversed; written as PNG/JPEG frames plus "
         "meta.json (format: la_pose_core.data.shards). Prints a JSON summary.",
     )
+    _add_shard_source_arguments(shards)
+    shards.add_argument("--out", required=True, help="output folder for the .tar shards")
+    shards.add_argument("--clips", type=int, required=True, help="number of clips")
+    _add_clip_sampling_arguments(shards)
+    _add_shard_format_arguments(shards)
+    shards.set_defaults(run=run_shards)
+
+
+def _add_shard_source_arguments(shards: argparse.ArgumentParser) -> None:
+    """The sequence the clips are drawn from: a KITTI-layout folder or a synthetic drive."""
     source = shards.add_mutually_exclusive_group(required=True)
     source.add_argument("--sequence", help="KITTI-layout sequence folder")
     source.add_argument(
@@ -69,8 +89,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     shards.add_argument(
         "--size", default="960x448", help="--synthetic: WxH pixels (default 960x448)"
     )
-    shards.add_argument("--out", required=True, help="output folder for the .tar shards")
-    shards.add_argument("--clips", type=int, required=True, help="number of clips")
+
+
+def _add_clip_sampling_arguments(shards: argparse.ArgumentParser) -> None:
+    """How clips are drawn: seed, length, frame rate, time reversal, label noise."""
     shards.add_argument(
         "--seed", type=int, default=0, help="sampling and label-noise seed (default 0)"
     )
@@ -94,6 +116,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="corrupt the poses of this fraction of the clips, chosen by --seed, and flag them "
         "(label_noise in meta.json; default 0). Needs a source with poses",
     )
+
+
+def _add_shard_format_arguments(shards: argparse.ArgumentParser) -> None:
+    """How the shards are written: frame encoding, clips per shard, file names."""
     shards.add_argument(
         "--image-format", choices=("png", "jpeg"), default="png", help="frame encoding"
     )
@@ -102,7 +128,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--clips-per-shard", type=int, default=1000, help="clips per shard (default 1000)"
     )
     shards.add_argument("--prefix", default="clips", help="shard name prefix (default clips)")
-    shards.set_defaults(run=run_shards)
 
 
 def run_synth(args: argparse.Namespace) -> int:
