@@ -14,9 +14,17 @@ from la_pose_ros.bags.writer import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bag`` (extract, from-sequence, replay, play) to the ``la-pose`` subcommands."""
     bag = subparsers.add_parser("bag", help="rosbag tools: extract, replay, from-sequence, play")
     commands = bag.add_subparsers(dest="bag_command", required=True, metavar="BAG_COMMAND")
+    _register_extract(commands)
+    _register_from_sequence(commands)
+    _register_replay(commands)
+    _register_play(commands)
 
+
+def _register_extract(commands: argparse._SubParsersAction) -> None:
+    """``la-pose bag extract``: bags in, topics and poses, clip sampling, shards out, jobs."""
     extract = commands.add_parser("extract", help="training clips (shards) from bags")
     extract.add_argument("bags", nargs="+", help="bags (ROS 1 .bag, rosbag2 folders, .mcap, .db3)")
     extract.add_argument("--out", required=True, help="shard folder (with manifest/)")
@@ -43,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     extract.add_argument("--seed", type=int, default=0)
     extract.set_defaults(run=run_extract)
 
+
+def _register_from_sequence(commands: argparse._SubParsersAction) -> None:
+    """``la-pose bag from-sequence``: a KITTI-layout folder written as a bag."""
     convert = commands.add_parser(
         "from-sequence",
         help="write a bag from a KITTI-layout folder (images, camera_info, ground truth)",
@@ -60,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     convert.set_defaults(run=run_from_sequence)
 
+
+def _register_replay(commands: argparse._SubParsersAction) -> None:
+    """``la-pose bag replay``: model, topics, device, refinement, metrics clip length."""
     replay = commands.add_parser(
         "replay", help="run a bag through the node's pipeline, write an mcap bag"
     )
@@ -97,6 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     replay.set_defaults(run=run_replay)
 
+
+def _register_play(commands: argparse._SubParsersAction) -> None:
+    """``la-pose bag play``: publish a bag live at recorded timing."""
     play = commands.add_parser("play", help="publish a bag live with rclpy at recorded timing")
     play.add_argument("bag")
     play.add_argument("--rate", type=float, default=1.0)
