@@ -144,6 +144,93 @@ def _parse_baselines(text: str) -> list[str]:
     return names
 
 
+@dataclass
+class _ModelPass:
+    """What the streaming estimator gave for the offered frames."""
+
+    used: list[int] = field(default_factory=list)  # indices of the frames it used
+    motions: list[np.ndarray] = field(default_factory=list)  # (4, 4) per pair of used frames
+    scales: list[float] = field(default_factory=list)  # predicted metric scale per tracked pair
+    fovs: list[float] = field(default_factory=list)  # predicted vertical fov (rad) per pair
+    step_seconds: list[float] = field(default_factory=list)  # time of each used frame's step
+    resets: int = 0  # tracking restarts (identity motions)
+
+
+def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass:
+    """Offer the first ``count`` frames to the estimator, in order; keep what it used."""
+    from tqdm import tqdm
+
+    from la_pose_core.geometry import pose_from_translation_quaternion
+
+    estimator.reset()
+    model = _ModelPass()
+    for index in tqdm(
+        range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress
+    ):
+        stamp = float(sequence.stamps[index])
+        start = time.perf_counter()
+        result = estimator.step(sequence.image(index), stamp)
+        elapsed = time.perf_counter() - start
+        if result is None:
+            continue
+        model.step_seconds.append(elapsed)
+        if model.used:
+            if result.translation is None:  # tracking restarted: no motion for this pair
+                model.resets += 1
+                model.motions.append(np.eye(4))
+            else:
+                model.motions.append(
+                    pose_from_translation_quaternion(result.translation, result.quaternion)
+                )
+                model.scales.append(result.scale)
+                model.fovs.append(result.fov)
+        model.used.append(index)
+    return model
+
+
+def _model_details(estimator, model: _ModelPass) -> dict:
+    """The model's entry of ``details`` in metrics.json: refinement, resets, scale, fov, speed."""
+    refiner = getattr(estimator, "refiner", None)
+    return {
+        "refinement": None
+        if refiner is None
+        else {
+            "k": refiner.k,
+            "ridge": refiner.ridge,
+            "bank_size": len(refiner.bank),
+            "ms_per_pair": refiner.mean_ms,
+            "mean_max_abs_weight": refiner.mean_max_abs_weight,
+        },
+        "resets": model.resets,
+        "mean_predicted_scale_m": float(np.mean(model.scales)) if model.scales else None,
+        "mean_predicted_fov_deg": math.degrees(float(np.mean(model.fovs))) if model.fovs else None,
+        # median: the first steps pay one-time set-up (allocations, lazy copies)
+        "ms_per_used_frame": 1000.0 * float(np.median(model.step_seconds)),
+    }
+
+
+def _run_baselines(
+    sequence,
+    used: list[int],
+    ground_truth: np.ndarray,
+    stamps: np.ndarray,
+    baselines: tuple[str, ...] | list[str],
+    vo_features: str,
+) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """The baselines' trajectories (name -> (N, 4, 4)) and details, on exactly the used frames."""
+    estimates, details = {}, {}
+    used_images = (sequence.image(index) for index in used)  # read again, one at a time
+    camera_matrix = sequence.intrinsics.matrix
+    if OPENCV_VO in baselines:
+        estimates[OPENCV_VO], stats = vo_trajectory(
+            used_images, ground_truth, camera_matrix, vo_features
+        )
+        details[OPENCV_VO] = {"features": vo_features, **stats.to_dict()}
+    if CONSTANT_VELOCITY in baselines:
+        estimates[CONSTANT_VELOCITY] = constant_velocity_trajectory(ground_truth, stamps)
+    return estimates, details
+
+
 def run_sequence(
     estimator,
     sequence,
@@ -160,89 +247,112 @@ def run_sequence(
             ``world_from_cam``, ``intrinsics``).
         max_frames: offer only the first N frames.
     """
-    from tqdm import tqdm
-
-    from la_pose_core.geometry import chain_relative_poses, pose_from_translation_quaternion
+    from la_pose_core.geometry import chain_relative_poses
 
     if sequence.world_from_cam is None:
         raise ValueError("the sequence has no ground truth (poses.txt)")
     count = len(sequence.stamps) if max_frames is None else min(max_frames, len(sequence.stamps))
-    estimator.reset()
-    used: list[int] = []
-    motions: list[np.ndarray] = []
-    scales, fovs, step_seconds = [], [], []
-    resets = 0
-    for index in tqdm(
-        range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress
-    ):
-        stamp = float(sequence.stamps[index])
-        start = time.perf_counter()
-        result = estimator.step(sequence.image(index), stamp)
-        elapsed = time.perf_counter() - start
-        if result is None:
-            continue
-        step_seconds.append(elapsed)
-        if used:
-            if result.translation is None:  # tracking restarted: no motion for this pair
-                resets += 1
-                motions.append(np.eye(4))
-            else:
-                motions.append(
-                    pose_from_translation_quaternion(result.translation, result.quaternion)
-                )
-                scales.append(result.scale)
-                fovs.append(result.fov)
-        used.append(index)
+    model = _stream_model(estimator, sequence, count, progress)
+    used = model.used
     if len(used) < 2:
         raise ValueError(
             f"the estimator used {len(used)} of {count} frames: need at least 2 (more frames, "
             "or a higher --fps)"
         )
-    stamps = np.asarray(sequence.stamps, np.float64)[used]
-    ground_truth = np.asarray(sequence.world_from_cam, np.float64)[used]
-    estimates = {LA_POSE: chain_relative_poses(np.stack(motions))}
-    refiner = getattr(estimator, "refiner", None)
-    details = {
-        LA_POSE: {
-            "refinement": None
-            if refiner is None
-            else {
-                "k": refiner.k,
-                "ridge": refiner.ridge,
-                "bank_size": len(refiner.bank),
-                "ms_per_pair": refiner.mean_ms,
-                "mean_max_abs_weight": refiner.mean_max_abs_weight,
-            },
-            "resets": resets,
-            "mean_predicted_scale_m": float(np.mean(scales)) if scales else None,
-            "mean_predicted_fov_deg": math.degrees(float(np.mean(fovs))) if fovs else None,
-            # median: the first steps pay one-time set-up (allocations, lazy copies)
-            "ms_per_used_frame": 1000.0 * float(np.median(step_seconds)),
-        }
-    }
-    # the baselines on exactly the used frames (images read again, one at a time)
-    used_images = (sequence.image(index) for index in used)
-    camera_matrix = sequence.intrinsics.matrix
-    if OPENCV_VO in baselines:
-        estimates[OPENCV_VO], stats = vo_trajectory(
-            used_images, ground_truth, camera_matrix, vo_features
-        )
-        details[OPENCV_VO] = {"features": vo_features, **stats.to_dict()}
-    if CONSTANT_VELOCITY in baselines:
-        estimates[CONSTANT_VELOCITY] = constant_velocity_trajectory(ground_truth, stamps)
+    stamps = np.asarray(sequence.stamps, np.float64)[used]  # (N,)
+    ground_truth = np.asarray(sequence.world_from_cam, np.float64)[used]  # (N, 4, 4)
+    estimates = {LA_POSE: chain_relative_poses(np.stack(model.motions))}
+    details = {LA_POSE: _model_details(estimator, model)}
+    baseline_estimates, baseline_details = _run_baselines(
+        sequence, used, ground_truth, stamps, baselines, vo_features
+    )
+    estimates.update(baseline_estimates)
+    details.update(baseline_details)
     return SequenceRun(used, stamps, ground_truth, estimates, count, details)
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    import torch
-
+def _open_sequence(args: argparse.Namespace):
+    """``--sequence`` (with ground truth and intrinsics), played backwards with ``--reverse``."""
     from la_pose_core.data.kitti import KittiSequence
     from la_pose_core.data.time_reversal import TimeReversedSequence
-    from la_pose_core.data.trajectory_io import write_kitti_poses
-    from la_pose_core.evaluation import write_report
+
+    sequence = KittiSequence(args.sequence, camera=args.camera)
+    if sequence.world_from_cam is None:
+        fail(f"{args.sequence}: no poses.txt (evaluation needs ground truth)")
+    if sequence.intrinsics is None:
+        fail(f"{args.sequence}: no calib.txt (evaluation needs the camera intrinsics)")
+    if args.reverse:
+        sequence = TimeReversedSequence(sequence)
+    return sequence
+
+
+def _load_estimator(args: argparse.Namespace):
+    """The streaming estimator of ``--checkpoint``, refined with ``--refine``, at ``--fps``."""
     from la_pose_core.inference.estimator import PoseEstimator
-    from la_pose_core.inference.preprocess import input_vertical_fov
     from la_pose_core.pose_autoencoder import RefinementConfig
+
+    if args.refine_ridge < 0:
+        fail(f"--refine-ridge must not be negative, got {args.refine_ridge}")
+    refinement = RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge)
+    estimator = PoseEstimator.from_checkpoint(
+        args.checkpoint, args.device, args.precision, refinement
+    )
+    if args.fps is not None:  # same modules, frame selection at another rate
+        streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
+        estimator = estimator.with_streaming(streaming)
+    return estimator
+
+
+def _output_folder(args: argparse.Namespace) -> Path:
+    """``--out``, by default ``eval-SEQUENCE[-reversed]`` beside the checkpoint."""
+    if args.out is not None:
+        return Path(args.out)
+    return (
+        Path(args.checkpoint).resolve().parent
+        / f"eval-{Path(args.sequence).resolve().name}{'-reversed' if args.reverse else ''}"
+    )
+
+
+def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: float) -> dict:
+    """The run details metrics.json holds beside the metrics."""
+    return {
+        "checkpoint": str(args.checkpoint),
+        "sequence": str(args.sequence),
+        "reversed": bool(args.reverse),
+        "refine": args.refine,
+        "camera": args.camera,
+        "model_config": config.name,
+        "target_fps": config.streaming.target_fps,
+        "clip_len": args.clip_len,
+        "frames_read": run.frames_read,
+        "frames_used": len(run.used),
+        "used_frames": run.used,
+        "used_stamps": run.stamps.tolist(),
+        "elapsed_s": elapsed,
+        "notes": {name: NOTES[name] for name in run.estimates},
+        "details": run.details,
+    }
+
+
+def _write_trajectories(out: Path, run: SequenceRun) -> None:
+    """``out/trajectories/``: KITTI poses of the ground truth and each method, frames.txt."""
+    from la_pose_core.data.trajectory_io import write_kitti_poses
+
+    trajectories = out / "trajectories"
+    trajectories.mkdir(exist_ok=True)
+    write_kitti_poses(trajectories / "ground_truth.txt", run.ground_truth)
+    for name, trajectory in run.estimates.items():
+        write_kitti_poses(trajectories / f"{name}.txt", trajectory)
+    frames = "".join(f"{i} {s:.9f}\n" for i, s in zip(run.used, run.stamps, strict=True))
+    (trajectories / "frames.txt").write_text(frames)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``la-pose evaluate``: check the options, stream the sequence, write the report."""
+    import torch
+
+    from la_pose_core.evaluation import write_report
+    from la_pose_core.inference.preprocess import input_vertical_fov
 
     if args.max_frames is not None and args.max_frames < 2:
         fail(f"--max-frames must be at least 2, got {args.max_frames}")
@@ -253,32 +363,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     baselines = _parse_baselines(args.baselines)
     if args.refine_k < 1:
         fail(f"--refine-k must be at least 1, got {args.refine_k}")
-    sequence = KittiSequence(args.sequence, camera=args.camera)
-    if sequence.world_from_cam is None:
-        fail(f"{args.sequence}: no poses.txt (evaluation needs ground truth)")
-    if sequence.intrinsics is None:
-        fail(f"{args.sequence}: no calib.txt (evaluation needs the camera intrinsics)")
-    if args.reverse:
-        sequence = TimeReversedSequence(sequence)
-    if args.refine_ridge < 0:
-        fail(f"--refine-ridge must not be negative, got {args.refine_ridge}")
-    refinement = RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge)
-    estimator = PoseEstimator.from_checkpoint(
-        args.checkpoint, args.device, args.precision, refinement
-    )
-    if args.fps is not None:  # same modules, frame selection at another rate
-        streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
-        estimator = estimator.with_streaming(streaming)
+    sequence = _open_sequence(args)
+    estimator = _load_estimator(args)
     config = estimator.config
     clip_len = args.clip_len
     if clip_len < 2:
         fail(f"--clip-len must be at least 2, got {clip_len}")
-    out = (
-        Path(args.out)
-        if args.out is not None
-        else Path(args.checkpoint).resolve().parent
-        / f"eval-{Path(args.sequence).resolve().name}{'-reversed' if args.reverse else ''}"
-    )
+    out = _output_folder(args)
 
     start = time.perf_counter()
     run = run_sequence(estimator, sequence, args.max_frames, baselines, args.vo_features, True)
@@ -288,36 +379,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
         intrinsics.fy, intrinsics.height, intrinsics.width, config.image_height, config.image_width
     )
     run.details[LA_POSE]["input_fov_deg"] = math.degrees(true_fov)
-    extra = {
-        "checkpoint": str(args.checkpoint),
-        "sequence": str(args.sequence),
-        "reversed": bool(args.reverse),
-        "refine": args.refine,
-        "camera": args.camera,
-        "model_config": config.name,
-        "target_fps": config.streaming.target_fps,
-        "clip_len": clip_len,
-        "frames_read": run.frames_read,
-        "frames_used": len(run.used),
-        "used_frames": run.used,
-        "used_stamps": run.stamps.tolist(),
-        "elapsed_s": elapsed,
-        "notes": {name: NOTES[name] for name in run.estimates},
-        "details": run.details,
-    }
     title = (
         f"{Path(args.sequence).name}{' reversed' if args.reverse else ''}"
         f"{' refined' if args.refine else ''}: {len(run.used)} frames at "
         f"{config.streaming.target_fps:g} fps"
     )
+    extra = _run_details(args, config, run, elapsed)
     report = write_report(out, run.ground_truth, run.estimates, clip_len, title, extra)
-    trajectories = out / "trajectories"
-    trajectories.mkdir(exist_ok=True)
-    write_kitti_poses(trajectories / "ground_truth.txt", run.ground_truth)
-    for name, trajectory in run.estimates.items():
-        write_kitti_poses(trajectories / f"{name}.txt", trajectory)
-    frames = "".join(f"{i} {s:.9f}\n" for i, s in zip(run.used, run.stamps, strict=True))
-    (trajectories / "frames.txt").write_text(frames)
+    _write_trajectories(out, run)
     print_json(
         {
             "out": str(out),
