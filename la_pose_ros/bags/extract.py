@@ -205,6 +205,137 @@ def pose_lookup(reader, options: ExtractOptions):
     return lookup
 
 
+class FrameFilter:
+    """Which frames of a bag are kept, in bag order (see the module docstring); counts the rest."""
+
+    def __init__(self, options: ExtractOptions, lookup, skipped: Counter) -> None:
+        self.options = options
+        self.lookup = lookup  # stamp -> (4, 4) world_from_cam or None; None: unlabelled bag
+        self.skipped = skipped  # reason -> frames
+        self.last_seen: float | None = None  # stamp of the last frame read
+        self.last_thumb: np.ndarray | None = None  # (32, 64) thumbnail of the last kept frame
+        self.last_pose: np.ndarray | None = None  # (4, 4) pose of the last kept frame
+
+    def keep(self, frame) -> bool:
+        """Whether to keep ``frame`` (then its pose is ``last_pose``); counts the reason if not."""
+        reason, pose, thumb = self._skip_reason(frame)
+        if reason is not None:
+            self.skipped[reason] += 1
+            return False
+        self.last_thumb, self.last_pose = thumb, pose
+        return True
+
+    def _skip_reason(self, frame) -> tuple[str | None, np.ndarray | None, np.ndarray | None]:
+        """Why the frame is skipped (None: kept), with its pose and thumbnail once known."""
+        if frame.error is not None:
+            return "undecodable", None, None
+        if self.last_seen is not None and frame.stamp <= self.last_seen:
+            return "duplicate_or_backwards_stamp", None, None
+        self.last_seen = frame.stamp
+        pose = self.lookup(frame.stamp) if self.lookup else None
+        if self.lookup and pose is None:
+            return "no_pose", None, None
+        thumb = thumbnail(frame.image)
+        if self.last_thumb is not None:
+            if np.array_equal(thumb, self.last_thumb):
+                return "duplicate_image", pose, thumb
+            if self._is_static(pose, thumb):
+                return "static", pose, thumb
+        return None, pose, thumb
+
+    def _is_static(self, pose: np.ndarray | None, thumb: np.ndarray) -> bool:
+        """Moved less than ``min_motion_m`` (with poses), else a near-identical thumbnail."""
+        if pose is not None and self.last_pose is not None:
+            return np.linalg.norm(pose[:3, 3] - self.last_pose[:3, 3]) < self.options.min_motion_m
+        return float(np.mean(np.abs(thumb - self.last_thumb))) < self.options.static_threshold
+
+
+class SegmentBuffer:
+    """The segment being gathered; a gap or a full segment draws its clips and starts a new one."""
+
+    def __init__(
+        self,
+        key: str,
+        camera_info,
+        options: ExtractOptions,
+        writer: ClipShardWriter,
+        sampler: ClipSampler,
+        rng: np.random.Generator,
+        skipped: Counter,
+    ) -> None:
+        self.key = key  # the bag's key: the segments' name
+        self.camera_info = camera_info  # the bag's first CameraInfo (None: no intrinsics)
+        self.options = options
+        self.writer = writer
+        self.sampler = sampler
+        self.rng = rng
+        self.skipped = skipped  # reason -> frames
+        self.segment: Segment | None = None
+        self.clips = 0  # clips written so far
+
+    def add(self, image: np.ndarray, stamp: float, pose: np.ndarray | None) -> None:
+        """Resize a kept frame and append it, first closing the segment on a gap or when full."""
+        resized, crop = resize_to(image, self.options.size)
+        segment = self.segment
+        gap = segment is not None and stamp - segment.stamp_list[-1] > self.options.max_gap_s
+        if segment is None or gap or segment.duration() >= self.options.segment_s:
+            self.flush()
+            intrinsics = intrinsics_after(self.camera_info, crop, self.options.size)
+            segment = self.segment = Segment(self.key, intrinsics)
+        segment.frames.append(resized)
+        segment.stamp_list.append(stamp)
+        segment.poses.append(pose)
+
+    def flush(self) -> None:
+        """Draw the segment's clips; a segment too short for any counts as skipped."""
+        segment, self.segment = self.segment, None
+        if segment is None:
+            return
+        wanted = max(1, int(np.ceil(segment.duration() / 60.0 * self.options.clips_per_minute)))
+        written = 0
+        for _ in range(wanted):
+            try:
+                self.writer.write(self.sampler.sample(segment, self.rng))
+            except ValueError:  # too short or sparse for a clip at these rates
+                break
+            written += 1
+        self.clips += written
+        if written == 0:
+            self.skipped["short_segment"] += len(segment.frames)
+
+
+def _extract_clips(
+    path: Path,
+    options: ExtractOptions,
+    summary: BagSummary,
+    skipped: Counter,
+    sampler: ClipSampler,
+    rng: np.random.Generator,
+) -> None:
+    """Stream the bag's images through the frame filter into segments, written as clip shards."""
+    with (
+        open_bag(path) as reader,
+        ClipShardWriter(
+            Path(options.out),
+            max_clips_per_shard=200,
+            image_format=options.image_format,
+            prefix=summary.key,
+        ) as writer,
+    ):
+        topic = choose_topic(reader, options.image_topic, IMAGE_TYPES, "image")
+        frame_filter = FrameFilter(options, pose_lookup(reader, options), skipped)
+        camera_info = first_camera_info(reader)
+        segments = SegmentBuffer(summary.key, camera_info, options, writer, sampler, rng, skipped)
+        for frame in iter_images(reader, topic):
+            summary.frames_read += 1
+            if not frame_filter.keep(frame):
+                continue
+            segments.add(frame.image, frame.stamp, frame_filter.last_pose)
+            summary.frames_kept += 1
+        segments.flush()
+        summary.clips = segments.clips
+
+
 def extract_bag(bag: str, options: ExtractOptions) -> BagSummary:
     """Extract one bag (see the module docstring); never raises for a bad bag."""
     path = Path(bag)
@@ -215,77 +346,7 @@ def extract_bag(bag: str, options: ExtractOptions) -> BagSummary:
     rng = np.random.default_rng([options.seed, int(summary.key.rsplit("-", 1)[1], 16)])
     sampler = ClipSampler(options.clip_len, options.min_fps, options.max_fps)
     try:
-        with (
-            open_bag(path) as reader,
-            ClipShardWriter(
-                out, max_clips_per_shard=200, image_format=options.image_format, prefix=summary.key
-            ) as writer,
-        ):
-            topic = choose_topic(reader, options.image_topic, IMAGE_TYPES, "image")
-            lookup = pose_lookup(reader, options)
-            camera_info = first_camera_info(reader)
-            segment: Segment | None = None
-            last_thumb, last_stamp, last_pose = None, None, None  # of the last kept frame
-            last_seen = None  # stamp of the last frame read
-
-            def flush(segment: Segment | None) -> None:
-                """Draw the segment's clips; a segment too short for any counts as skipped."""
-                if segment is None:
-                    return
-                wanted = max(1, int(np.ceil(segment.duration() / 60.0 * options.clips_per_minute)))
-                written = 0
-                for _ in range(wanted):
-                    try:
-                        writer.write(sampler.sample(segment, rng))
-                    except ValueError:  # too short or sparse for a clip at these rates
-                        break
-                    written += 1
-                summary.clips += written
-                if written == 0:
-                    skipped["short_segment"] += len(segment.frames)
-
-            for frame in iter_images(reader, topic):
-                summary.frames_read += 1
-                if frame.error is not None:
-                    skipped["undecodable"] += 1
-                    continue
-                if last_seen is not None and frame.stamp <= last_seen:
-                    skipped["duplicate_or_backwards_stamp"] += 1
-                    continue
-                last_seen = frame.stamp
-                pose = lookup(frame.stamp) if lookup else None
-                if lookup and pose is None:
-                    skipped["no_pose"] += 1
-                    continue
-                thumb = thumbnail(frame.image)
-                if last_thumb is not None:
-                    if np.array_equal(thumb, last_thumb):
-                        skipped["duplicate_image"] += 1
-                        continue
-                    if pose is not None and last_pose is not None:
-                        static = (
-                            np.linalg.norm(pose[:3, 3] - last_pose[:3, 3]) < options.min_motion_m
-                        )
-                    else:
-                        static = (
-                            float(np.mean(np.abs(thumb - last_thumb))) < options.static_threshold
-                        )
-                    if static:
-                        skipped["static"] += 1
-                        continue
-                image, crop = resize_to(frame.image, options.size)
-                gap = last_stamp is not None and frame.stamp - last_stamp > options.max_gap_s
-                if segment is None or gap or segment.duration() >= options.segment_s:
-                    flush(segment)
-                    segment = Segment(
-                        summary.key, intrinsics_after(camera_info, crop, options.size)
-                    )
-                segment.frames.append(image)
-                segment.stamp_list.append(frame.stamp)
-                segment.poses.append(pose)
-                summary.frames_kept += 1
-                last_thumb, last_stamp, last_pose = thumb, frame.stamp, pose
-            flush(segment)
+        _extract_clips(path, options, summary, skipped, sampler, rng)
         summary.shards = [str(p) for p in sorted(out.glob(f"{summary.key}-*.tar"))]
     except Exception as error:  # a corrupt bag: report, clean up, leave no manifest
         summary.status, summary.error = "failed", f"{type(error).__name__}: {error}"
