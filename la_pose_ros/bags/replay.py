@@ -14,7 +14,7 @@ it is off.
 """
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,59 @@ def copy_input(reader, bag: BagWriter) -> int:
     return count
 
 
+@dataclass
+class ReplayedImages:
+    """What the pipeline made of the image topic's messages."""
+
+    images: int = 0  # messages read
+    rejected: Counter = field(default_factory=Counter)  # reason -> messages
+    stamps: list[float] = field(default_factory=list)  # (N,) stamps of the used frames
+    odom_from_base: list[np.ndarray] = field(default_factory=list)  # (4, 4) per used frame
+
+
+def replay_pipeline(
+    checkpoint: str | Path,
+    settings: NodeSettings | None,
+    device: str,
+    precision: str,
+    refinement: RefinementConfig | None,
+) -> tuple[PoseEstimator, OdometryPipeline, RefinementConfig]:
+    """The node's pipeline for the replay (see :func:`replay_bag`), and the refinement used."""
+    model = ModelSettings(str(checkpoint), device, precision)
+    if refinement is None:
+        refinement = settings.refinement if settings else RefinementConfig()
+    streaming = settings.streaming if settings else None
+    estimator = load_estimator(model, refinement, streaming)
+    settings = settings or NodeSettings(streaming=estimator.config.streaming)
+    settings = replace(settings, model=model, refinement=refinement)
+    return estimator, OdometryPipeline(estimator, settings), refinement
+
+
+def replay_images(reader, topic: str, pipeline: OdometryPipeline, bag: BagWriter) -> ReplayedImages:
+    """Every image of ``topic`` through the pipeline, in order; its outputs written to ``bag``."""
+    replayed = ReplayedImages()
+    total = sum(c.msgcount for c in reader.connections if c.topic == topic)
+    for frame in tqdm(
+        iter_images(reader, topic), total=total, desc="replay", unit="img", leave=False
+    ):
+        replayed.images += 1
+        if frame.error is not None:
+            replayed.rejected[frame.error.split(" (")[0]] += 1
+            continue
+        try:
+            output = pipeline.process(frame.message)
+        except BadImage as error:
+            replayed.rejected[str(error).split(" (")[0]] += 1
+            continue
+        if output is None:
+            continue
+        for key, message in output.messages.items():
+            bag.write(OUTPUT_TOPICS[key], message, frame.stamp_ns)
+        replayed.stamps.append(output.result.stamp)
+        replayed.odom_from_base.append(output.estimate.odom_from_base)
+    return replayed
+
+
 def replay_bag(
     bag_path: str | Path,
     checkpoint: str | Path,
@@ -92,40 +145,13 @@ def replay_bag(
     config); ``checkpoint``, ``device``, ``precision`` and ``refinement`` (if given) override
     their ``model`` and ``refinement`` sections.
     """
-    model = ModelSettings(str(checkpoint), device, precision)
-    if refinement is None:
-        refinement = settings.refinement if settings else RefinementConfig()
-    streaming = settings.streaming if settings else None
-    estimator = load_estimator(model, refinement, streaming)
-    settings = settings or NodeSettings(streaming=estimator.config.streaming)
-    settings = replace(settings, model=model, refinement=refinement)
-    pipeline = OdometryPipeline(estimator, settings)
+    estimator, pipeline, refinement = replay_pipeline(
+        checkpoint, settings, device, precision, refinement
+    )
     out_bag = Path(out_bag)
-
-    rejected: Counter = Counter()
-    stamps, odom_from_base = [], []
     with open_bag(bag_path) as reader, BagWriter(out_bag, "mcap") as bag:
         topic = choose_topic(reader, image_topic, IMAGE_TYPES, "image")
-        total = sum(c.msgcount for c in reader.connections if c.topic == topic)
-        frames = 0
-        for frame in tqdm(
-            iter_images(reader, topic), total=total, desc="replay", unit="img", leave=False
-        ):
-            frames += 1
-            if frame.error is not None:
-                rejected[frame.error.split(" (")[0]] += 1
-                continue
-            try:
-                output = pipeline.process(frame.message)
-            except BadImage as error:
-                rejected[str(error).split(" (")[0]] += 1
-                continue
-            if output is None:
-                continue
-            for key, message in output.messages.items():
-                bag.write(OUTPUT_TOPICS[key], message, frame.stamp_ns)
-            stamps.append(output.result.stamp)
-            odom_from_base.append(output.estimate.odom_from_base)
+        replayed = replay_images(reader, topic, pipeline, bag)
         copied = copy_input(reader, bag)
         ground_truth = (
             read_poses(reader, choose_topic(reader, gt_topic, POSE_TYPES, "pose"))
@@ -136,16 +162,16 @@ def replay_bag(
     summary = {
         "bag": str(bag_path),
         "image_topic": topic,
-        "images": frames,
-        "used": len(stamps),
-        "rejected": dict(rejected),
+        "images": replayed.images,
+        "used": len(replayed.stamps),
+        "rejected": dict(replayed.rejected),
         "input_messages_copied": copied,
         "output_bag": str(out_bag),
         "refinement": refinement_summary(estimator, refinement),
     }
     if ground_truth is not None:
         report_dir = out_bag.parent / f"{out_bag.name}_report"
-        trajectory = (np.asarray(stamps), np.stack(odom_from_base))
+        trajectory = (np.asarray(replayed.stamps), np.stack(replayed.odom_from_base))
         summary["metrics"] = evaluate_against(
             ground_truth,
             *trajectory,
