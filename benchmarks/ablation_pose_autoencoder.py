@@ -245,7 +245,8 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line: work and output folders, the data's and the training runs' sizes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=str(REPO / "runs/ablation"), help="work folder")
     parser.add_argument("--out-dir", default=str(REPO / "benchmarks/results"))
@@ -255,25 +256,26 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=250, help="clips per drive")
     parser.add_argument("--sequence", default=str(KITTI_SAMPLE))
     parser.add_argument("--backbone", default=str(DEMO_MODEL), help="whose backbone the heads use")
-    args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    start = time.perf_counter()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    config = load_checkpoint(args.backbone).config
-    size = f"{config.image_width}x{config.image_height}"
-    clean, noisy = make_data(work, args.drives, args.frames, args.clips, size, config.clip_len)
+    return parser.parse_args()
 
-    # a fresh pose head on the demo model's pretrained backbone
+
+def backbone_checkpoint(work: Path, source: str) -> Path:
+    """``work/backbone.pt``: the inverse dynamics of ``source``, for fresh pose heads."""
     backbone = work / "backbone.pt"
     if not backbone.exists():
-        demo = load_checkpoint(args.backbone)
+        demo = load_checkpoint(source)
         save_checkpoint(
             backbone,
             {"inverse_dynamics": demo.modules["posttrainer"].inverse_dynamics},
             demo.config,
         )
-    steps = args.steps
+    return backbone
+
+
+def train_heads(
+    work: Path, backbone: Path, clean: Path, noisy: Path, steps: int
+) -> tuple[Path, dict[str, Path]]:
+    """Train the pose encoder and every run's head (module docstring, 3.); ``(encoder, heads)``."""
     baseline = train(work, "baseline", "posttrain", backbone, clean, steps)
     encoder = train(work, "pose_encoder", "pose-encoder", baseline, clean, steps)
     heads = {
@@ -296,9 +298,11 @@ def main() -> None:
             work, "noisy_filter", "posttrain", backbone, noisy, steps, "--outlier-filter"
         ),
     }
+    return encoder, heads
 
-    forward = KittiSequence(args.sequence)
-    sequences = {"forward": forward, "reversed": TimeReversedSequence(forward)}
+
+def evaluate_heads(heads: dict[str, Path], sequences: dict, encoder: Path) -> list[dict]:
+    """One row per head, direction and refinement (refined: the baseline and virtual heads)."""
     rows = []
     for run, model in heads.items():
         for direction, sequence in sequences.items():
@@ -309,7 +313,41 @@ def main() -> None:
                 print(f"evaluating {run}, {direction}, refine: {refine}", file=sys.stderr)
                 row = evaluate(model, sequence, refinement)
                 rows.append({"run": run, "direction": direction, "refine": refine, **row})
-    noisy_summary = json.loads((work / "noisy_filter" / "summary.json").read_text())
+    return rows
+
+
+def label_noise_summary(noisy_filter_run: Path) -> dict:
+    """What the outlier filter of the ``noisy_filter`` run dropped, from its summary.json."""
+    summary = json.loads((noisy_filter_run / "summary.json").read_text())
+    return {
+        "fraction": LABEL_NOISE,
+        "dropped": summary["outliers_dropped"],
+        "dropped_noisy": summary["label_noise"]["label_noise_dropped"],
+        "bad_seen": summary["label_noise"]["label_noise_seen"],
+        "clips_seen": summary["ranks"][0]["clips_seen"],
+    }
+
+
+def main() -> None:
+    """Data, heads, evaluation on KITTI, report (see the module docstring)."""
+    args = parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    start = time.perf_counter()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    config = load_checkpoint(args.backbone).config
+    size = f"{config.image_width}x{config.image_height}"
+    clean, noisy = make_data(work, args.drives, args.frames, args.clips, size, config.clip_len)
+
+    # fresh pose heads on the demo model's pretrained backbone
+    backbone = backbone_checkpoint(work, args.backbone)
+    steps = args.steps
+    encoder, heads = train_heads(work, backbone, clean, noisy, steps)
+
+    forward = KittiSequence(args.sequence)
+    sequences = {"forward": forward, "reversed": TimeReversedSequence(forward)}
+    rows = evaluate_heads(heads, sequences, encoder)
+    label_noise = label_noise_summary(work / "noisy_filter")
     report = {
         "command": "python benchmarks/ablation_pose_autoencoder.py"
         + ("" if steps == 1500 else f" --steps {steps}"),
@@ -319,16 +357,10 @@ def main() -> None:
         "frames_used": rows[0]["frames_used"],
         "rows": rows,
         "teacher_vs_student": {
-            direction: teacher_vs_student(baseline, encoder, sequence)
+            direction: teacher_vs_student(heads["baseline"], encoder, sequence)
             for direction, sequence in sequences.items()
         },
-        "label_noise": {
-            "fraction": LABEL_NOISE,
-            "dropped": noisy_summary["outliers_dropped"],
-            "dropped_noisy": noisy_summary["label_noise"]["label_noise_dropped"],
-            "bad_seen": noisy_summary["label_noise"]["label_noise_seen"],
-            "clips_seen": noisy_summary["ranks"][0]["clips_seen"],
-        },
+        "label_noise": label_noise,
     }
     report["elapsed_min"] = (time.perf_counter() - start) / 60.0
     report["reused_runs"] = list(REUSED)
