@@ -124,8 +124,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "benchmarks/results"))
     args = parser.parse_args()
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
-    streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
-    estimator = estimator.with_streaming(streaming)
+    estimator.set_streaming(dataclasses.replace(estimator.config.streaming, target_fps=args.fps))
     report = {"checkpoint": args.checkpoint, "fps": args.fps, "targets": TARGETS}
     markdown = [f"## Accuracy of `{Path(args.checkpoint).name}` at {args.fps:g} fps\n"]
 

@@ -19,6 +19,7 @@ decodes, runs the estimator and publishes. Malformed images are logged (throttle
 Every output carries the stamp of the image it was computed from.
 """
 
+import math
 import sys
 import threading
 import time
@@ -57,8 +58,8 @@ class LaPoseNode(LifecycleNode):
         for name, default in parameter_defaults().items():
             self.declare_parameter(name, default)
         self.settings: NodeSettings | None = None
-        self.modules = None  # (inverse dynamics, pose head) loaded on configure, on the CPU
-        self.refiner = None  # the core's TranslationRefiner when refinement is on
+        # loaded on configure (on the CPU), on model.device while active
+        self.estimator: PoseEstimator | None = None
         self.pipeline: OdometryPipeline | None = None  # exists while active
         self.stats = diagnostics.NodeStatistics()
         self.paused = False
@@ -89,39 +90,31 @@ class LaPoseNode(LifecycleNode):
             if self.settings.input.qos_reliability not in RELIABILITY:
                 raise ValueError(f"input.qos_reliability must be one of {sorted(RELIABILITY)}")
             settings = self.settings
-            loaded = load_estimator(
+            self.estimator = load_estimator(
                 settings.model, settings.refinement, settings.streaming, device="cpu"
             )
-            self.model_config = loaded.config
-            self.modules = (loaded.inverse_dynamics, loaded.pose_head)
-            self.refiner = loaded.refiner
         except Exception as error:  # any failure leaves the node unconfigured, with the reason
             self.get_logger().error(f"configure failed: {error}")
             return TransitionCallbackReturn.FAILURE
-        refinement = "off"
-        if self.refiner is not None:
+        refinement, refiner, config = "off", self.estimator.refiner, self.estimator.config
+        if refiner is not None:
             refinement = (
-                f"{self.settings.refinement.checkpoint} (k={self.refiner.k}, "
-                f"{len(self.refiner.bank)} bank motions)"
+                f"{self.settings.refinement.checkpoint} (k={refiner.k}, "
+                f"{len(refiner.bank)} bank motions)"
             )
         self.get_logger().info(
             f"configured: checkpoint {self.settings.model.checkpoint} "
-            f"({self.model_config.name}, {self.model_config.image_width}x"
-            f"{self.model_config.image_height}, {self.settings.streaming.target_fps} fps); "
+            f"({config.name}, {config.image_width}x{config.image_height}, "
+            f"{self.settings.streaming.target_fps} fps); "
             f"refinement {refinement}"
         )
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self.settings
+        estimator = self.estimator
         try:
-            estimator = PoseEstimator(
-                *self.modules,
-                self.model_config,
-                settings.model.device,
-                settings.model.precision,
-                self.refiner,
-            )
+            estimator.to(settings.model.device)
         except Exception as error:
             self.get_logger().error(f"activate failed: {error}")
             return TransitionCallbackReturn.FAILURE
@@ -145,8 +138,7 @@ class LaPoseNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.modules = None
-        self.refiner = None
+        self.estimator = None
         self.settings = None
         return TransitionCallbackReturn.SUCCESS
 
@@ -199,9 +191,8 @@ class LaPoseNode(LifecycleNode):
             self.mailbox = None
 
     def free_model_memory(self) -> None:
-        if self.modules is not None:
-            for module in self.modules:
-                module.to("cpu")
+        if self.estimator is not None:
+            self.estimator.to("cpu")
         self.pipeline = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -283,20 +274,22 @@ class LaPoseNode(LifecycleNode):
         pipeline = self.pipeline
         extra = {"device": str(pipeline.estimator.device) if pipeline else "none"}
         if self.settings is not None:
+            refiner = self.estimator.refiner if self.estimator is not None else None
             extra.update(
-                diagnostics.refinement_values(self.refiner, self.settings.refinement.checkpoint)
+                diagnostics.refinement_values(refiner, self.settings.refinement.checkpoint)
             )
         if self.last_fov is not None:
-            extra["predicted_vertical_fov_deg"] = f"{self.last_fov * 57.29577951308232:.2f}"
+            extra["predicted_vertical_fov_deg"] = f"{math.degrees(self.last_fov):.2f}"
         if self.camera_info is not None and self.camera_info.k[4] > 0.0:
+            config = self.estimator.config
             fov = input_vertical_fov(
                 self.camera_info.k[4],
                 self.camera_info.height,
                 self.camera_info.width,
-                self.model_config.image_height,
-                self.model_config.image_width,
+                config.image_height,
+                config.image_width,
             )
-            extra["camera_info_vertical_fov_deg"] = f"{fov * 57.29577951308232:.2f}"
+            extra["camera_info_vertical_fov_deg"] = f"{math.degrees(fov):.2f}"
         state = diagnostics.PAUSED if self.paused else self.stats.state
         self.stats.state = state
         stamp = self.last_input_stamp or self.get_clock().now().to_msg()

@@ -63,17 +63,14 @@ def load_estimator(
         raise ConfigurationError(f"refinement.k must be at least 1, got {refinement.k}")
     device = device or model.device
     try:
-        loaded = PoseEstimator.from_checkpoint(
-            model.checkpoint, device, model.precision, refinement
+        return PoseEstimator.from_checkpoint(
+            model.checkpoint, device, model.precision, refinement, streaming
         )
     except Exception as error:  # loading only: say which files, keep the core's reason
         files = f"model.checkpoint {model.checkpoint}"
         if refinement.checkpoint:
             files += f" with refinement.checkpoint {refinement.checkpoint}"
         raise ConfigurationError(f"cannot load {files}: {error}") from error
-    if streaming is None or streaming == loaded.config.streaming:
-        return loaded
-    return loaded.with_streaming(streaming)
 
 
 @dataclass(frozen=True)

@@ -297,9 +297,10 @@ def _load_estimator(args: argparse.Namespace):
     estimator = PoseEstimator.from_checkpoint(
         args.checkpoint, args.device, args.precision, refinement
     )
-    if args.fps is not None:  # same modules, frame selection at another rate
-        streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
-        estimator = estimator.with_streaming(streaming)
+    if args.fps is not None:  # frame selection at another rate
+        estimator.set_streaming(
+            dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
+        )
     return estimator
 
 

@@ -107,6 +107,10 @@ def autocast_context(
     return contextlib.nullcontext()
 
 
+def _frame_selector(streaming: StreamingConfig) -> FrameSelector:
+    return FrameSelector(streaming.target_fps, streaming.rate_tolerance, streaming.max_gap_s)
+
+
 @torch.no_grad()
 def estimate_clip(
     inverse_dynamics: InverseDynamics, pose_head: PoseHead, frames: Tensor, dt: Tensor | None
@@ -148,11 +152,7 @@ class PoseEstimator:
         autocast_context(self.device, precision)  # validates precision
         self.inverse_dynamics = inverse_dynamics.to(self.device).eval()
         self.pose_head = pose_head.to(self.device).eval()
-        self.selector = FrameSelector(
-            config.streaming.target_fps,
-            config.streaming.rate_tolerance,
-            config.streaming.max_gap_s,
-        )
+        self.selector = _frame_selector(config.streaming)
         self.stream = InverseDynamicsStream(self.inverse_dynamics, config.clip_len)
         self.window_actions: deque[Tensor] = deque(maxlen=config.clip_len - 1)
         self.world_from_cam = np.eye(4)
@@ -165,13 +165,14 @@ class PoseEstimator:
         device: str | torch.device = "auto",
         precision: str = "fp32",
         refinement: RefinementConfig | None = None,
+        streaming: StreamingConfig | None = None,
     ) -> PoseEstimator:
         """Build from a checkpoint holding a ``posttrainer``, or ``inverse_dynamics`` and
         ``pose_head`` parts (:mod:`la_pose_core.model.checkpoint`).
 
         ``refinement`` with a non-empty ``checkpoint``: load that pose encoder's motion bank
         and refine every translation; ``ValueError`` if it was trained against another
-        backbone.
+        backbone. ``streaming``: select frames by it (None: the checkpoint's own).
         """
         checkpoint = load_checkpoint(path, map_location="cpu")
         modules = checkpoint.modules
@@ -188,20 +189,30 @@ class PoseEstimator:
                 refinement.checkpoint, refinement.k, refinement.ridge
             )
             refiner.check_backbone(module_fingerprint(backbone))
-        return cls(backbone, head, checkpoint.config, device, precision, refiner)
+        estimator = cls(backbone, head, checkpoint.config, device, precision, refiner)
+        if streaming is not None and streaming != estimator.config.streaming:
+            estimator.set_streaming(streaming)
+        return estimator
 
-    def with_streaming(self, streaming: StreamingConfig) -> PoseEstimator:
-        """A fresh estimator of the same modules, device, precision and refinement, selecting
-        frames by ``streaming`` (target frame rate, tolerance, gap) instead."""
-        config = dataclasses.replace(self.config, streaming=streaming)
-        return PoseEstimator(
-            self.inverse_dynamics,
-            self.pose_head,
-            config,
-            self.device,
-            self.precision,
-            self.refiner,
-        )
+    def set_streaming(self, streaming: StreamingConfig) -> None:
+        """Select frames by ``streaming`` (target frame rate, tolerance, gap) from now on; the
+        track is forgotten, as after :meth:`reset`."""
+        self.config = dataclasses.replace(self.config, streaming=streaming)
+        self.selector = _frame_selector(streaming)
+        self._clear_track()
+
+    def to(self, device: str | torch.device) -> PoseEstimator:
+        """Move the modules to ``device`` (``"auto"``, ``"cpu"``, ``"cuda[:N]"``); returns self.
+
+        The track is forgotten, as after :meth:`reset` (its cached states were on the old
+        device); precision and refinement stay.
+        """
+        resolved = resolve_device(device)
+        self.inverse_dynamics.to(resolved)
+        self.pose_head.to(resolved)
+        self.device = resolved
+        self.reset()
+        return self
 
     def reset(self) -> None:
         """Forget the track: the next frame starts a new one at the identity pose."""

@@ -119,3 +119,31 @@ def test_estimator_loads_from_a_posttrainer_checkpoint(tmp_path):
         PoseEstimator.from_checkpoint(str(head_only))
     with pytest.raises(ValueError, match="precision"):
         PoseEstimator(model.inverse_dynamics, model.pose_head, CONFIG, precision="fp16")
+
+
+def test_streaming_settings_from_the_checkpoint_call_or_later(tmp_path):
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = LAPosePosttrainer(CONFIG)
+    path = save_checkpoint(tmp_path / "model.pt", model, CONFIG)
+    streaming = dataclasses.replace(CONFIG.streaming, target_fps=1.0)
+    loaded = PoseEstimator.from_checkpoint(str(path), device="cpu", streaming=streaming)
+    assert loaded.config.streaming == streaming and loaded.config.clip_len == CONFIG.clip_len
+    later = PoseEstimator.from_checkpoint(str(path), device="cpu")
+    later.step(images(1)[0], 0.0)
+    later.set_streaming(streaming)  # forgets the track, selects at 1 fps from now on
+    for estimator in (loaded, later):
+        used = [estimator.step(image, 0.5 * i) for i, image in enumerate(images(5))]
+        assert [result is not None for result in used] == [True, False, True, False, True]
+        assert used[0].previous_stamp is None
+
+
+def test_to_moves_the_modules_and_forgets_the_track(estimator):
+    frames = images(3)
+    estimator.step(frames[0], 0.0)
+    estimator.step(frames[1], 0.5)
+    assert estimator.to("cpu") is estimator and estimator.device == torch.device("cpu")
+    assert next(estimator.inverse_dynamics.parameters()).device == torch.device("cpu")
+    result = estimator.step(frames[2], 0.0)  # a new track, not a backwards jump
+    assert result.state == WARMING_UP and result.previous_stamp is None
