@@ -43,6 +43,13 @@ STEPS_HEAD=${STEPS_HEAD:-16000}
 # share of clips seen from virtually yawed cameras (--virtual-rotation); off: measured not to help
 # at this scale (README, "Virtual camera rotation")
 VIRTUAL_ROTATION=${VIRTUAL_ROTATION:-0}
+# batch sizes, data-loading workers and rendering processes (tools/train_gpu.sh raises them)
+BATCH_TOKENIZER=${BATCH_TOKENIZER:-2}  # 2 clips = 16 frames
+BATCH_PRETRAIN=${BATCH_PRETRAIN:-4}
+BATCH_POSTTRAIN=${BATCH_POSTTRAIN:-8}
+BATCH_HEAD=${BATCH_HEAD:-8}
+WORKERS=${WORKERS:-0}
+SYNTH_WORKERS=${SYNTH_WORKERS:-2}
 mkdir -p "$WORK/results"
 
 # drive_and_shards SEED SHARD_DIR: render one synthetic drive and cut its clips (once)
@@ -54,7 +61,7 @@ drive_and_shards() {
     grey=$([[ $((seed % 2)) -eq 1 ]] && echo --grayscale || true)
     reverse=$([[ $((seed % 3)) -eq 2 ]] && echo 0.5 || echo 0)
     "$LA_POSE" synth --out "$drive" --frames 300 --seed "$seed" --size 256x128 $grey \
-      --reverse-prob "$reverse" --overwrite --workers 2 > /dev/null
+      --reverse-prob "$reverse" --overwrite --workers "$SYNTH_WORKERS" > /dev/null
     touch "$drive/done"
   fi
   if [[ ! -f "$shards/s$seed.done" ]]; then
@@ -100,24 +107,24 @@ train() {
   [[ -f "$out/last.pt" ]] && resume=(--resume)
   echo "[train_model] $stage -> $out ${resume[*]}"
   "$LA_POSE" train "$stage" --data "${data[@]}" --out "$out" --device "$DEVICE" \
-    --checkpoint-every 200 --no-progress "${resume[@]}" "$@"
+    --checkpoint-every 200 --num-workers "$WORKERS" --no-progress "${resume[@]}" "$@"
 }
 
-train tokenizer "$WORK/tok" UNLABELLED --config compact --steps "$STEPS_TOKENIZER" --batch-size 2  # 2 clips = 16 frames
+train tokenizer "$WORK/tok" UNLABELLED --config compact --steps "$STEPS_TOKENIZER" --batch-size "$BATCH_TOKENIZER"
 train pretrain "$WORK/pre" UNLABELLED --init "$WORK/tok/model.pt" --config compact --steps "$STEPS_PRETRAIN" \
-  --batch-size 4 "${VAL[@]}" "${VR[@]}"
+  --batch-size "$BATCH_PRETRAIN" "${VAL[@]}" "${VR[@]}"
 # --config compact: the pose head's settings (its rotation loss) come from the preset, not from
 # the pretraining checkpoint
-HEAD=(--config compact --steps "$STEPS_HEAD" --batch-size 8 --cache-latents
+HEAD=(--config compact --steps "$STEPS_HEAD" --batch-size "$BATCH_HEAD" --cache-latents
   --val-data "$WORK/val_shards" --val-every 2000)
 train posttrain "$WORK/post_frozen" LABELLED --init "$WORK/pre/model.pt" "${HEAD[@]}"
 train posttrain "$WORK/post_finetuned" LABELLED --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
-  --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}" "${VR[@]}"
+  --steps "$STEPS_POSTTRAIN" --batch-size "$BATCH_POSTTRAIN" --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned_head" LABELLED --init "$WORK/post_finetuned/model.pt" "${HEAD[@]}"
 # a second fine-tuning, now from a head that has learned the metric scale, then its head again:
 # the shipped model (README, "Why the step length was not learned")
 train posttrain "$WORK/post_finetuned2" LABELLED --init "$WORK/post_finetuned_head/model.pt" --config compact \
-  --finetune-backbone --steps "$STEPS_POSTTRAIN" --batch-size 8 --lr 3e-4 "${VAL[@]}" "${VR[@]}"
+  --finetune-backbone --steps "$STEPS_POSTTRAIN" --batch-size "$BATCH_POSTTRAIN" --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned2_head" LABELLED --init "$WORK/post_finetuned2/model.pt" "${HEAD[@]}"
 train posttrain "$WORK/post_random" LABELLED "${HEAD[@]}"
 
