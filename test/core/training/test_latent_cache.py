@@ -26,9 +26,13 @@ def test_clips_can_be_read_without_decoding_their_frames(tiny_shards):
             torch.testing.assert_close(sample[name], reference[name])
 
 
-def test_training_on_cached_latents_equals_training_on_frames(tmp_path, tiny_shards, capsys):
-    Trainer(options(tmp_path, tiny_shards, name="frames", **SETTINGS)).run()
-    cached = Trainer(options(tmp_path, tiny_shards, name="cached", cache_latents=True, **SETTINGS))
+@pytest.mark.parametrize("mirror", [0.0, 0.5])  # 0.5: flipped clips read their own latents
+def test_training_on_cached_latents_equals_training_on_frames(
+    tmp_path, tiny_shards, capsys, mirror
+):
+    settings = dict(SETTINGS, mirror=mirror)
+    Trainer(options(tmp_path, tiny_shards, name="frames", **settings)).run()
+    cached = Trainer(options(tmp_path, tiny_shards, name="cached", cache_latents=True, **settings))
     assert cached.run().finished
     assert "latent cache of 16 clips computed" in capsys.readouterr().err
     assert (tmp_path / "cached" / "latent_cache.pt").is_file()
