@@ -43,6 +43,10 @@ STEPS_HEAD=${STEPS_HEAD:-16000}
 # share of clips seen from virtually yawed cameras (--virtual-rotation); off: measured not to help
 # at this scale (README, "Virtual camera rotation")
 VIRTUAL_ROTATION=${VIRTUAL_ROTATION:-0}
+# share of clips flipped left-right with mirrored labels (--mirror) in pretraining and in every
+# post-training; the tokenizer never sees flipped frames (README, "Pretraining lost the sign of
+# the turn; mirrored clips")
+MIRROR=${MIRROR:-0}
 # batch sizes, data-loading workers and rendering processes (tools/train_gpu.sh raises them)
 BATCH_TOKENIZER=${BATCH_TOKENIZER:-2}  # 2 clips = 16 frames
 BATCH_PRETRAIN=${BATCH_PRETRAIN:-4}
@@ -74,7 +78,7 @@ drive_and_shards() {
 for seed in $(seq 0 23); do drive_and_shards "$seed" "$WORK/shards"; done
 for seed in 24 25; do drive_and_shards "$seed" "$WORK/val_shards"; done
 VAL=(--val-data "$WORK/val_shards" --val-every 200)
-VR=(--virtual-rotation "$VIRTUAL_ROTATION")
+VR=(--virtual-rotation "$VIRTUAL_ROTATION" --mirror "$MIRROR")
 
 # real_shards NAME FOLDER MAX_FPS CLIPS: unlabelled real clips of ../shared/data/FOLDER (once)
 real_shards() {
@@ -116,7 +120,7 @@ train pretrain "$WORK/pre" UNLABELLED --init "$WORK/tok/model.pt" --config compa
 # --config compact: the pose head's settings (its rotation loss) come from the preset, not from
 # the pretraining checkpoint
 HEAD=(--config compact --steps "$STEPS_HEAD" --batch-size "$BATCH_HEAD" --cache-latents
-  --val-data "$WORK/val_shards" --val-every 2000)
+  --val-data "$WORK/val_shards" --val-every 2000 --mirror "$MIRROR")
 train posttrain "$WORK/post_frozen" LABELLED --init "$WORK/pre/model.pt" "${HEAD[@]}"
 train posttrain "$WORK/post_finetuned" LABELLED --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
   --steps "$STEPS_POSTTRAIN" --batch-size "$BATCH_POSTTRAIN" --lr 3e-4 "${VAL[@]}" "${VR[@]}"
