@@ -45,9 +45,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from la_pose_core.cli.evaluate_command import LA_POSE, run_sequence
 from la_pose_core.data.kitti import KittiSequence
 from la_pose_core.data.time_reversal import TimeReversedSequence
+from la_pose_core.evaluation.sequence import LA_POSE, run_sequence
 from la_pose_core.geometry import (
     adjacent_relative_poses,
     inverse,

@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/bench_accuracy.py [--checkpoint models/la_pose_demo.pt]
         [--drives 3] [--out benchmarks/results]
 
-Every method is evaluated on the same used frames (``la-pose evaluate``'s ``run_sequence``:
-the streaming estimator at 2 fps, OpenCV VO with ground-truth step lengths, constant
-velocity) with the paper's 16-frame clips and the per-pair skill measures that a
-constant-motion prior cannot win (``la_pose_core.metrics.skill``):
+Every method is evaluated on the same used frames (``la_pose_core.evaluation.sequence``'s
+``run_sequence``, as in ``la-pose evaluate``: the streaming estimator at 2 fps, OpenCV VO with
+ground-truth step lengths, constant velocity) with the paper's 16-frame clips and the per-pair
+skill measures that a constant-motion prior cannot win (``la_pose_core.metrics.skill``):
 
 - **synthetic drives with a turn**: the first ``--drives`` evaluation seeds (300-999, never
   trained on) whose 30-s drive turns by 60 degrees or more, rendered at 2 fps;
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from la_pose_core.baselines import MonocularVO
-from la_pose_core.cli.evaluate_command import LA_POSE, run_sequence
 from la_pose_core.data import KittiSequence
 from la_pose_core.data.synthetic.sequence import SyntheticSequence, parse_size
+from la_pose_core.evaluation.sequence import LA_POSE, run_sequence
 from la_pose_core.geometry import adjacent_relative_poses, pose_from_translation_quaternion
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.json_output import dumps

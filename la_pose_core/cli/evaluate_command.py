@@ -1,12 +1,10 @@
 """``la-pose evaluate``: run a trained model over a KITTI-layout sequence, with baselines.
 
-The model runs through the streaming :class:`~la_pose_core.inference.estimator.PoseEstimator`
-(the deployed inference path): every image of the sequence is offered with its stamp, in
-order, and the estimator's frame selector decides which are used (about ``--fps``, by default
-the checkpoint's ``streaming.target_fps``). Its per-pair motions are chained into a trajectory
-of the used frames (a tracking restart, which a gap over ``streaming.max_gap_s`` causes,
-contributes an identity motion and is counted). Every method is evaluated on exactly those
-used frames against the ground truth:
+The pass is :func:`la_pose_core.evaluation.sequence.run_sequence`: the checkpoint's streaming
+:class:`~la_pose_core.inference.estimator.PoseEstimator` is offered every image of the sequence,
+in order, and uses about ``--fps`` of them (by default the checkpoint's
+``streaming.target_fps``). Every method is evaluated on exactly those used frames against the
+ground truth:
 
 ``la_pose``                          the model (metric scale from its own scale head);
 ``opencv_vo_gt_scale``               classical monocular OpenCV VO; step lengths from ground
@@ -32,20 +30,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from la_pose_core.baselines import constant_velocity_trajectory
 from la_pose_core.cli.common import fail, print_json
-from la_pose_core.evaluation.baselines import BASELINES, CONSTANT_VELOCITY, OPENCV_VO, vo_trajectory
+from la_pose_core.evaluation.baselines import BASELINES, CONSTANT_VELOCITY, OPENCV_VO
+from la_pose_core.evaluation.sequence import LA_POSE, SequenceRun, run_sequence
 from la_pose_core.metrics import EVAL_CLIP_LEN, SKILL_KEYS
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 
-LA_POSE = "la_pose"
 NOTES = {
     LA_POSE: "streaming PoseEstimator; translation in metres from its own scale prediction",
     OPENCV_VO: "metric only with GT scale: monocular OpenCV VO (essential matrix + "
@@ -122,18 +115,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_evaluate)
 
 
-@dataclass
-class SequenceRun:
-    """What one pass over a sequence produced (trajectories over the used frames)."""
-
-    used: list[int]
-    stamps: np.ndarray  # (N,) stamps of the used frames
-    ground_truth: np.ndarray  # (N, 4, 4)
-    estimates: dict[str, np.ndarray]  # name -> (N, 4, 4)
-    frames_read: int
-    details: dict = field(default_factory=dict)
-
-
 def _parse_baselines(text: str) -> list[str]:
     if text.strip().lower() in ("", "none"):
         return []
@@ -142,133 +123,6 @@ def _parse_baselines(text: str) -> list[str]:
     if unknown:
         fail(f"--baselines: unknown {unknown}; choose from {list(BASELINES)} or 'none'")
     return names
-
-
-@dataclass
-class _ModelPass:
-    """What the streaming estimator gave for the offered frames."""
-
-    used: list[int] = field(default_factory=list)  # indices of the frames it used
-    motions: list[np.ndarray] = field(default_factory=list)  # (4, 4) per pair of used frames
-    scales: list[float] = field(default_factory=list)  # predicted metric scale per tracked pair
-    fovs: list[float] = field(default_factory=list)  # predicted vertical fov (rad) per pair
-    step_seconds: list[float] = field(default_factory=list)  # time of each used frame's step
-    resets: int = 0  # tracking restarts (identity motions)
-
-
-def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass:
-    """Offer the first ``count`` frames to the estimator, in order; keep what it used."""
-    from tqdm import tqdm
-
-    from la_pose_core.geometry import pose_from_translation_quaternion
-
-    estimator.reset()
-    model = _ModelPass()
-    for index in tqdm(
-        range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress
-    ):
-        stamp = float(sequence.stamps[index])
-        start = time.perf_counter()
-        result = estimator.step(sequence.image(index), stamp)
-        elapsed = time.perf_counter() - start
-        if result is None:
-            continue
-        model.step_seconds.append(elapsed)
-        if model.used:
-            if result.translation is None:  # tracking restarted: no motion for this pair
-                model.resets += 1
-                model.motions.append(np.eye(4))
-            else:
-                model.motions.append(
-                    pose_from_translation_quaternion(result.translation, result.quaternion)
-                )
-                model.scales.append(result.scale)
-                model.fovs.append(result.fov)
-        model.used.append(index)
-    return model
-
-
-def _model_details(estimator, model: _ModelPass) -> dict:
-    """The model's entry of ``details`` in metrics.json: refinement, resets, scale, fov, speed."""
-    refiner = getattr(estimator, "refiner", None)
-    return {
-        "refinement": None
-        if refiner is None
-        else {
-            "k": refiner.k,
-            "ridge": refiner.ridge,
-            "bank_size": len(refiner.bank),
-            "ms_per_pair": refiner.mean_ms,
-            "mean_max_abs_weight": refiner.mean_max_abs_weight,
-        },
-        "resets": model.resets,
-        "mean_predicted_scale_m": float(np.mean(model.scales)) if model.scales else None,
-        "mean_predicted_fov_deg": math.degrees(float(np.mean(model.fovs))) if model.fovs else None,
-        # median: the first steps pay one-time set-up (allocations, lazy copies)
-        "ms_per_used_frame": 1000.0 * float(np.median(model.step_seconds)),
-    }
-
-
-def _run_baselines(
-    sequence,
-    used: list[int],
-    ground_truth: np.ndarray,
-    stamps: np.ndarray,
-    baselines: tuple[str, ...] | list[str],
-    vo_features: str,
-) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-    """The baselines' trajectories (name -> (N, 4, 4)) and details, on exactly the used frames."""
-    estimates, details = {}, {}
-    used_images = (sequence.image(index) for index in used)  # read again, one at a time
-    camera_matrix = sequence.intrinsics.matrix
-    if OPENCV_VO in baselines:
-        estimates[OPENCV_VO], stats = vo_trajectory(
-            used_images, ground_truth, camera_matrix, vo_features
-        )
-        details[OPENCV_VO] = {"features": vo_features, **stats.to_dict()}
-    if CONSTANT_VELOCITY in baselines:
-        estimates[CONSTANT_VELOCITY] = constant_velocity_trajectory(ground_truth, stamps)
-    return estimates, details
-
-
-def run_sequence(
-    estimator,
-    sequence,
-    max_frames: int | None = None,
-    baselines: tuple[str, ...] | list[str] = BASELINES,
-    vo_features: str = "klt",
-    progress: bool = False,
-) -> SequenceRun:
-    """Stream ``sequence`` through ``estimator`` and the baselines (see module docstring).
-
-    Args:
-        estimator: a :class:`~la_pose_core.inference.estimator.PoseEstimator` (reset first).
-        sequence: a ``KittiSequence`` (or anything with ``stamps``, ``image(i)``,
-            ``world_from_cam``, ``intrinsics``).
-        max_frames: offer only the first N frames.
-    """
-    from la_pose_core.geometry import chain_relative_poses
-
-    if sequence.world_from_cam is None:
-        raise ValueError("the sequence has no ground truth (poses.txt)")
-    count = len(sequence.stamps) if max_frames is None else min(max_frames, len(sequence.stamps))
-    model = _stream_model(estimator, sequence, count, progress)
-    used = model.used
-    if len(used) < 2:
-        raise ValueError(
-            f"the estimator used {len(used)} of {count} frames: need at least 2 (more frames, "
-            "or a higher --fps)"
-        )
-    stamps = np.asarray(sequence.stamps, np.float64)[used]  # (N,)
-    ground_truth = np.asarray(sequence.world_from_cam, np.float64)[used]  # (N, 4, 4)
-    estimates = {LA_POSE: chain_relative_poses(np.stack(model.motions))}
-    details = {LA_POSE: _model_details(estimator, model)}
-    baseline_estimates, baseline_details = _run_baselines(
-        sequence, used, ground_truth, stamps, baselines, vo_features
-    )
-    estimates.update(baseline_estimates)
-    details.update(baseline_details)
-    return SequenceRun(used, stamps, ground_truth, estimates, count, details)
 
 
 def _open_sequence(args: argparse.Namespace):

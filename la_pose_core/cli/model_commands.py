@@ -15,17 +15,12 @@ import torch
 from torch import nn
 
 from la_pose_core.cli.common import fail, print_json
-from la_pose_core.inference.estimator import (
-    PRECISIONS,
-    PoseEstimator,
-    autocast_context,
-    estimate_clip,
-    resolve_device,
-)
+from la_pose_core.inference.estimator import PoseEstimator, estimate_clip
 from la_pose_core.model.config import PRESETS, LAPoseConfig, get_config
 from la_pose_core.model.forward_dynamics import ForwardDynamics
 from la_pose_core.model.inverse_dynamics import InverseDynamics
 from la_pose_core.model.pose_head import PoseHead
+from la_pose_core.model.precision import PRECISIONS, autocast_context, resolve_device
 from la_pose_core.model.tokenizer import Tokenizer
 
 PARTS: dict[str, Callable[[LAPoseConfig], nn.Module]] = {

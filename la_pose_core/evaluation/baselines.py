@@ -67,3 +67,29 @@ def baseline_trajectories(
     if CONSTANT_VELOCITY in names:
         trajectories[CONSTANT_VELOCITY] = constant_velocity_trajectory(ground_truth, stamps)
     return trajectories
+
+
+def run_baselines(
+    sequence,
+    used: list[int],
+    ground_truth: np.ndarray,
+    stamps: np.ndarray,
+    baselines: tuple[str, ...] | list[str],
+    vo_features: str,
+) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """The baselines' trajectories (name -> (N, 4, 4)) and details, on exactly the used frames.
+
+    ``sequence`` is read again at the ``used`` indices, one image at a time (``image(i)``,
+    ``intrinsics``); ``ground_truth`` ``(N, 4, 4)`` and ``stamps`` ``(N,)`` are those frames'.
+    """
+    estimates, details = {}, {}
+    used_images = (sequence.image(index) for index in used)  # read again, one at a time
+    camera_matrix = sequence.intrinsics.matrix
+    if OPENCV_VO in baselines:
+        estimates[OPENCV_VO], stats = vo_trajectory(
+            used_images, ground_truth, camera_matrix, vo_features
+        )
+        details[OPENCV_VO] = {"features": vo_features, **stats.to_dict()}
+    if CONSTANT_VELOCITY in baselines:
+        estimates[CONSTANT_VELOCITY] = constant_velocity_trajectory(ground_truth, stamps)
+    return estimates, details

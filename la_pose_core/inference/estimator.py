@@ -27,7 +27,6 @@ each pair when it is the newest (the clip's last pair is the same in both).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections import deque
 from collections.abc import Sequence
@@ -44,13 +43,12 @@ from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig, StreamingConfig
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
 from la_pose_core.model.pose_head import PoseHead
+from la_pose_core.model.precision import autocast_context, resolve_device
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig, TranslationRefiner
 
 WARMING_UP = "warming_up"  # the window holds fewer than clip_len frames
 TRACKING = "tracking"  # the window is full
 RESET = "reset"  # this frame restarted tracking (stamp went backwards, or too long a gap)
-
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -87,24 +85,6 @@ class StepResult:
     latent: np.ndarray | None = None
     translation_head: np.ndarray | None = None
     refinement_ms: float | None = None
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else as ``torch.device`` reads it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def autocast_context(
-    device: torch.device, precision: str
-) -> contextlib.AbstractContextManager[None]:
-    """bf16 autocast on CUDA for ``precision="bf16"``; a null context otherwise (CPU is fp32)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "bf16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _frame_selector(streaming: StreamingConfig) -> FrameSelector:

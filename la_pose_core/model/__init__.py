@@ -2,9 +2,10 @@
 
 Read in this order: ``config`` (sizes and presets), ``layers`` (attention blocks),
 ``tokenizer``, ``frame_features`` (frozen XFeat, an optional front end), ``inverse_dynamics``,
-``forward_dynamics``, ``pose_head``, ``targets`` and
-``losses``, ``lapose`` (the pretraining and post-training modules), ``pose_encoder`` (the
-Camera Pose Auto-Encoder's pose -> latent action network), ``checkpoint``.
+``forward_dynamics``, ``pose_head``, ``targets`` and ``losses``, ``lapose`` (the pretraining and
+post-training modules), ``pose_encoder`` (the Camera Pose Auto-Encoder's pose -> latent action
+network), ``checkpoint``, ``precision`` (device choice and bf16 autocast, shared by inference
+and training).
 
 Images enter every network as float tensors ``(B, T, 3, H, W)`` in [0, 1] (greyscale replicated
 to 3 channels). Poses follow ``la_pose_core.geometry``: camera optical frame (x right, y down,

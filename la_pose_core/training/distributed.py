@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from la_pose_core.inference.estimator import resolve_device
+from la_pose_core.model.precision import resolve_device
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from la_pose_core.atomic_write import atomic_write
 from la_pose_core.data.shards import ClipShardDataset
-from la_pose_core.inference.estimator import autocast_context
+from la_pose_core.model.precision import autocast_context
 
 CACHE_FORMAT = "la_pose.latent_cache"
 CACHE_VERSION = 1

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from la_pose_core.data.virtual_rotation import VirtualRotation
-from la_pose_core.inference.estimator import PRECISIONS
 from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.precision import PRECISIONS
 from la_pose_core.pose_autoencoder.virtual_actions import VIRTUAL_MOTIONS
 from la_pose_core.training.clip_length import CLIP_LEN_SAMPLING
 from la_pose_core.training.data import resolve_shards

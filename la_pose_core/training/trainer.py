@@ -50,7 +50,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from la_pose_core.atomic_write import atomic_write_text
-from la_pose_core.inference.estimator import autocast_context
 from la_pose_core.json_output import dumps
 from la_pose_core.model.checkpoint import (
     FORMAT,
@@ -59,6 +58,7 @@ from la_pose_core.model.checkpoint import (
     save_checkpoint,
 )
 from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.precision import autocast_context
 from la_pose_core.training.clip_length import sample_clip_length, truncate_clips
 from la_pose_core.training.data import BatchStream, resolve_shards
 from la_pose_core.training.distributed import DistContext, setup_distributed

@@ -1,0 +1,144 @@
+"""One evaluation pass over a sequence: the model streamed, the baselines on the frames it used.
+
+The model runs through the streaming :class:`~la_pose_core.inference.estimator.PoseEstimator`
+(the deployed inference path): every image of the sequence is offered with its stamp, in
+order, and the estimator's frame selector decides which are used. Its per-pair motions are
+chained into a trajectory of the used frames (a tracking restart, which a gap over
+``streaming.max_gap_s`` causes, contributes an identity motion and is counted). The baselines
+(:mod:`la_pose_core.evaluation.baselines`) then run on exactly those used frames, so every
+method is evaluated against the same ground truth:
+
+``la_pose``                          the model (metric scale from its own scale head);
+``opencv_vo_gt_scale``               classical monocular OpenCV VO; step lengths from ground
+                                     truth: **metric only with GT scale**;
+``constant_velocity_gt_first_pair``  the first pair's ground-truth motion, repeated.
+
+Used by ``la-pose evaluate`` and the accuracy benchmarks.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from la_pose_core.evaluation.baselines import BASELINES, run_baselines
+from la_pose_core.geometry import chain_relative_poses, pose_from_translation_quaternion
+
+LA_POSE = "la_pose"
+
+
+@dataclass
+class SequenceRun:
+    """What one pass over a sequence produced (trajectories over the used frames)."""
+
+    used: list[int]
+    stamps: np.ndarray  # (N,) stamps of the used frames
+    ground_truth: np.ndarray  # (N, 4, 4)
+    estimates: dict[str, np.ndarray]  # name -> (N, 4, 4)
+    frames_read: int
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class _ModelPass:
+    """What the streaming estimator gave for the offered frames."""
+
+    used: list[int] = field(default_factory=list)  # indices of the frames it used
+    motions: list[np.ndarray] = field(default_factory=list)  # (4, 4) per pair of used frames
+    scales: list[float] = field(default_factory=list)  # predicted metric scale per tracked pair
+    fovs: list[float] = field(default_factory=list)  # predicted vertical fov (rad) per pair
+    step_seconds: list[float] = field(default_factory=list)  # time of each used frame's step
+    resets: int = 0  # tracking restarts (identity motions)
+
+
+def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass:
+    """Offer the first ``count`` frames to the estimator, in order; keep what it used."""
+    from tqdm import tqdm
+
+    estimator.reset()
+    model = _ModelPass()
+    for index in tqdm(
+        range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress
+    ):
+        stamp = float(sequence.stamps[index])
+        start = time.perf_counter()
+        result = estimator.step(sequence.image(index), stamp)
+        elapsed = time.perf_counter() - start
+        if result is None:
+            continue
+        model.step_seconds.append(elapsed)
+        if model.used:
+            if result.translation is None:  # tracking restarted: no motion for this pair
+                model.resets += 1
+                model.motions.append(np.eye(4))
+            else:
+                model.motions.append(
+                    pose_from_translation_quaternion(result.translation, result.quaternion)
+                )
+                model.scales.append(result.scale)
+                model.fovs.append(result.fov)
+        model.used.append(index)
+    return model
+
+
+def _model_details(estimator, model: _ModelPass) -> dict:
+    """The model's entry of ``details`` in metrics.json: refinement, resets, scale, fov, speed."""
+    refiner = getattr(estimator, "refiner", None)
+    return {
+        "refinement": None
+        if refiner is None
+        else {
+            "k": refiner.k,
+            "ridge": refiner.ridge,
+            "bank_size": len(refiner.bank),
+            "ms_per_pair": refiner.mean_ms,
+            "mean_max_abs_weight": refiner.mean_max_abs_weight,
+        },
+        "resets": model.resets,
+        "mean_predicted_scale_m": float(np.mean(model.scales)) if model.scales else None,
+        "mean_predicted_fov_deg": math.degrees(float(np.mean(model.fovs))) if model.fovs else None,
+        # median: the first steps pay one-time set-up (allocations, lazy copies)
+        "ms_per_used_frame": 1000.0 * float(np.median(model.step_seconds)),
+    }
+
+
+def run_sequence(
+    estimator,
+    sequence,
+    max_frames: int | None = None,
+    baselines: tuple[str, ...] | list[str] = BASELINES,
+    vo_features: str = "klt",
+    progress: bool = False,
+) -> SequenceRun:
+    """Stream ``sequence`` through ``estimator`` and the baselines (see module docstring).
+
+    Args:
+        estimator: a :class:`~la_pose_core.inference.estimator.PoseEstimator` (reset first).
+        sequence: a ``KittiSequence`` (or anything with ``stamps``, ``image(i)``,
+            ``world_from_cam``, ``intrinsics``).
+        max_frames: offer only the first N frames.
+    """
+    if sequence.world_from_cam is None:
+        raise ValueError("the sequence has no ground truth (poses.txt)")
+    count = len(sequence.stamps) if max_frames is None else min(max_frames, len(sequence.stamps))
+    model = _stream_model(estimator, sequence, count, progress)
+    used = model.used
+    if len(used) < 2:
+        raise ValueError(
+            f"the estimator used {len(used)} of {count} frames: need at least 2 (more frames, "
+            "or a higher --fps)"
+        )
+    stamps = np.asarray(sequence.stamps, np.float64)[used]  # (N,)
+    ground_truth = np.asarray(sequence.world_from_cam, np.float64)[used]  # (N, 4, 4)
+    estimates = {LA_POSE: chain_relative_poses(np.stack(model.motions))}
+    details = {LA_POSE: _model_details(estimator, model)}
+    baseline_estimates, baseline_details = run_baselines(
+        sequence, used, ground_truth, stamps, baselines, vo_features
+    )
+    estimates.update(baseline_estimates)
+    details.update(baseline_details)
+    return SequenceRun(used, stamps, ground_truth, estimates, count, details)
