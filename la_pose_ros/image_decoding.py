@@ -75,7 +75,7 @@ def decode_compressed(msg, max_width: int, max_height: int) -> np.ndarray:
     return cv2.cvtColor(image, code)
 
 
-def decode_image(msg, max_width: int = 4096, max_height: int = 4096) -> np.ndarray:
+def decode_image_message(msg, max_width: int = 4096, max_height: int = 4096) -> np.ndarray:
     """Decode either message type (told apart by its ``format`` field)."""
     if hasattr(msg, "format"):
         return decode_compressed(msg, max_width, max_height)

@@ -41,8 +41,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 
+from la_pose_core.geometry import input_vertical_fov
 from la_pose_core.inference.estimator import PoseEstimator
-from la_pose_core.inference.preprocess import input_vertical_fov
 from la_pose_ros import diagnostics, messages
 from la_pose_ros.image_decoding import BadImage
 from la_pose_ros.pipeline import OdometryPipeline, load_estimator

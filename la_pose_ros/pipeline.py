@@ -1,8 +1,8 @@
 """The node's whole per-image path without ROS I/O, shared by the node and bag replay.
 
-image message -> :func:`decode_image` -> the core's streaming ``PoseEstimator`` -> the core's
-``VehicleOdometry`` -> output messages keyed by :data:`OUTPUTS`. The node publishes them; bag
-replay writes them; both therefore produce the same messages from the same images.
+image message -> :func:`decode_image_message` -> the core's streaming ``PoseEstimator`` -> the
+core's ``VehicleOdometry`` -> output messages keyed by :data:`OUTPUTS`. The node publishes them;
+bag replay writes them; both therefore produce the same messages from the same images.
 :func:`load_estimator` builds that estimator for both, with the optional test-time translation
 refinement (``refinement.*``): the refined translation is then what every output carries.
 """
@@ -20,7 +20,7 @@ from la_pose_core.model.config import StreamingConfig
 from la_pose_core.odometry import OdometryEstimate, VehicleOdometry
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 from la_pose_ros import messages
-from la_pose_ros.image_decoding import BadImage, decode_image
+from la_pose_ros.image_decoding import BadImage, decode_image_message
 from la_pose_ros.settings import ModelSettings, NodeSettings
 
 OUTPUTS = ("odometry", "tf", "tf_static", "path", "relative_pose", "latent_action")
@@ -109,7 +109,7 @@ class OdometryPipeline:
         :class:`BadImage` for a malformed image (nothing changes then).
         """
         limits = self.settings.input
-        image = decode_image(message, limits.max_image_width, limits.max_image_height)
+        image = decode_image_message(message, limits.max_image_width, limits.max_image_height)
         if self.stream_size is None:
             self.stream_size = image.shape[:2]
         elif image.shape[:2] != self.stream_size:

@@ -28,6 +28,10 @@ Relative poses
     trajectories are rebuilt by chaining: ``world_from_cam[i + 1] = world_from_cam[i] @
     cam_i_from_cam_{i+1}``.
 
+Image crop
+    The model sees the largest centred region of a camera image with its aspect ratio
+    (:mod:`.image_crop`), resized; the vertical FoV it sees is that of the crop.
+
 Units
     metres, seconds, radians (degrees only in reported metrics, and said so in the name).
 """
@@ -37,6 +41,7 @@ from la_pose_core.geometry.frames import (
     base_motion_from_camera_motion,
     camera_motion_from_base_motion,
 )
+from la_pose_core.geometry.image_crop import center_crop_box, input_vertical_fov
 from la_pose_core.geometry.rotations import (
     canonical_quaternion,
     matrix_from_quaternion,
@@ -60,8 +65,10 @@ __all__ = [
     "base_motion_from_camera_motion",
     "camera_motion_from_base_motion",
     "canonical_quaternion",
+    "center_crop_box",
     "chain_relative_poses",
     "denormalize_translations",
+    "input_vertical_fov",
     "inverse",
     "make_pose",
     "matrix_from_quaternion",

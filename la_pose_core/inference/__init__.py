@@ -3,6 +3,7 @@
 Entry point: :class:`PoseEstimator` (``step(image, stamp)``, ``reset()``). ROS-free.
 """
 
+from la_pose_core.geometry.image_crop import center_crop_box, input_vertical_fov
 from la_pose_core.inference.estimator import (
     RESET,
     TRACKING,
@@ -12,11 +13,7 @@ from la_pose_core.inference.estimator import (
     estimate_clip,
 )
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
-from la_pose_core.inference.preprocess import (
-    center_crop_box,
-    input_vertical_fov,
-    preprocess_image,
-)
+from la_pose_core.inference.preprocess import preprocess_image
 
 __all__ = [
     "RESET",

@@ -3,7 +3,8 @@
 The crop removes the excess rows (or columns) equally from both sides so the kept region has
 the model's width:height ratio; the resize (bilinear, antialiased) then brings it to the model
 size without distortion. Cropping rows narrows the vertical field of view, resizing does not:
-:func:`input_vertical_fov` gives the FoV the model sees (the pose head's FoV target).
+:func:`input_vertical_fov` gives the FoV the model sees (the pose head's FoV target). The crop
+geometry lives in :mod:`la_pose_core.geometry.image_crop` (shared with the shard reader).
 
 Images are uint8, ``(H, W)`` greyscale (replicated to 3 channels) or ``(H, W, 3)`` RGB
 (convert BGR sources first).
@@ -11,37 +12,14 @@ Images are uint8, ``(H, W)`` greyscale (replicated to 3 channels) or ``(H, W, 3)
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from la_pose_core.geometry.image_crop import center_crop_box, input_vertical_fov
 
-def center_crop_box(
-    height: int, width: int, target_height: int, target_width: int
-) -> tuple[int, int, int, int]:
-    """Largest centred region of a ``height x width`` image with the target aspect ratio.
-
-    Returns:
-        ``(top, left, crop_height, crop_width)`` in pixels.
-    """
-    if height * target_width > width * target_height:  # too tall: crop rows
-        crop_height, crop_width = round(width * target_height / target_width), width
-    else:  # too wide (or exact): crop columns
-        crop_height, crop_width = height, round(height * target_width / target_height)
-    return (height - crop_height) // 2, (width - crop_width) // 2, crop_height, crop_width
-
-
-def input_vertical_fov(
-    fy: float, height: int, width: int, target_height: int, target_width: int
-) -> float:
-    """Vertical FoV (radians) of the model input made from a ``height x width`` image.
-
-    ``2 atan(crop_height / (2 fy))`` with ``fy`` the focal length in pixels of the original image.
-    """
-    _, _, crop_height, _ = center_crop_box(height, width, target_height, target_width)
-    return 2.0 * math.atan(crop_height / (2.0 * fy))
+# input_vertical_fov lives with the crop; re-exported for the callers that import it from here
+__all__ = ["input_vertical_fov", "preprocess_image"]
 
 
 def preprocess_image(

@@ -7,7 +7,7 @@ For one clip of ``T`` frames the targets are its ``P = T - 1`` adjacent motions
 - ``quaternion`` of each rotation, ``(x, y, z, w)``, canonical ``w >= 0``;
 - ``fov`` the vertical field of view of the model input, ``2 atan(H / (2 fy))`` (radians), after
   the same crop/resize the model input went through
-  (:func:`la_pose_core.inference.preprocess.input_vertical_fov`);
+  (:func:`la_pose_core.geometry.image_crop.input_vertical_fov`);
 - ``log_scale`` ``log(max(s, MIN_SCALE_M))``: the floor keeps standing-still clips finite.
 """
 

@@ -14,7 +14,7 @@ Kept frames are centre-cropped to the target aspect ratio and resized (the model
 ``segment_s`` of footage closes a segment; only a segment is held in memory). From each segment
 ``clips_per_minute`` clips per minute of footage are drawn with the core's
 :class:`~la_pose_core.data.clips.ClipSampler` (frame rate jittered in 1-4 fps) and written in the
-shard format of :mod:`la_pose_core.data.shards` to ``OUT/<bag key>-NNNNNN.tar``.
+shard format of :mod:`la_pose_core.data.shards.format` to ``OUT/<bag key>-NNNNNN.tar``.
 
 Poses for labelled (post-training) data come from a ``nav_msgs/Odometry`` or
 ``geometry_msgs/PoseStamped`` topic, or a ``/tf`` chain between two frames, matched to images by
@@ -45,8 +45,7 @@ from la_pose_core.atomic_write import atomic_write_text
 from la_pose_core.data.clips import ClipSampler
 from la_pose_core.data.kitti import CameraIntrinsics
 from la_pose_core.data.shards import ClipShardWriter
-from la_pose_core.geometry import BASE_FROM_OPTICAL
-from la_pose_core.inference.preprocess import center_crop_box
+from la_pose_core.geometry import BASE_FROM_OPTICAL, center_crop_box
 from la_pose_ros.bags.reader import (
     IMAGE_TYPES,
     POSE_TYPES,

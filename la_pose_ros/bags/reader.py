@@ -16,7 +16,7 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 
 from la_pose_core.geometry import make_pose, matrix_from_quaternion
 from la_pose_ros.bags.typestore import bag_typestore
-from la_pose_ros.image_decoding import BadImage, decode_image
+from la_pose_ros.image_decoding import BadImage, decode_image_message
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 POSE_TYPES = ("nav_msgs/msg/Odometry", "geometry_msgs/msg/PoseStamped")
@@ -88,7 +88,7 @@ def iter_images(
             yield ImageFrame(stamp, stamp_ns, None, None, message)
             continue
         try:
-            image = decode_image(message, max_size, max_size)
+            image = decode_image_message(message, max_size, max_size)
         except BadImage as error:
             yield ImageFrame(stamp, stamp_ns, None, str(error), message)
             continue

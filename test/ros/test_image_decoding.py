@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage, Image
 
-from la_pose_ros.image_decoding import BadImage, decode_image
+from la_pose_ros.image_decoding import BadImage, decode_image_message
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (6, 8, 3), dtype=np.uint8)
@@ -26,32 +26,34 @@ def raw(encoding: str, pixels: np.ndarray, padding: int = 0, bigendian: bool = F
 
 @pytest.mark.parametrize("padding", [0, 5])
 def test_colour_encodings_come_out_rgb(padding):
-    np.testing.assert_array_equal(decode_image(raw("rgb8", RGB, padding)), RGB)
-    np.testing.assert_array_equal(decode_image(raw("bgr8", RGB[..., ::-1].copy(), padding)), RGB)
+    np.testing.assert_array_equal(decode_image_message(raw("rgb8", RGB, padding)), RGB)
+    np.testing.assert_array_equal(
+        decode_image_message(raw("bgr8", RGB[..., ::-1].copy(), padding)), RGB
+    )
     rgba = np.concatenate([RGB, np.full((6, 8, 1), 255, np.uint8)], axis=2)
-    np.testing.assert_array_equal(decode_image(raw("rgba8", rgba, padding)), RGB)
+    np.testing.assert_array_equal(decode_image_message(raw("rgba8", rgba, padding)), RGB)
     bgra = np.concatenate([RGB[..., ::-1], np.full((6, 8, 1), 255, np.uint8)], axis=2)
-    np.testing.assert_array_equal(decode_image(raw("bgra8", bgra, padding)), RGB)
+    np.testing.assert_array_equal(decode_image_message(raw("bgra8", bgra, padding)), RGB)
 
 
 def test_mono_encodings_stay_single_channel():
     mono = RNG.integers(0, 256, (6, 8), dtype=np.uint8)
-    np.testing.assert_array_equal(decode_image(raw("mono8", mono, padding=3)), mono)
+    np.testing.assert_array_equal(decode_image_message(raw("mono8", mono, padding=3)), mono)
     mono16 = mono.astype(np.uint16) << 8
-    np.testing.assert_array_equal(decode_image(raw("mono16", mono16)), mono)
+    np.testing.assert_array_equal(decode_image_message(raw("mono16", mono16)), mono)
     np.testing.assert_array_equal(
-        decode_image(raw("mono16", mono16.byteswap(), bigendian=True)), mono
+        decode_image_message(raw("mono16", mono16.byteswap(), bigendian=True)), mono
     )
 
 
 def test_bayer_and_yuv422_are_converted():
     bayer = cv2.cvtColor(RGB, cv2.COLOR_RGB2GRAY)
-    assert decode_image(raw("bayer_rggb8", bayer)).shape == (6, 8, 3)
+    assert decode_image_message(raw("bayer_rggb8", bayer)).shape == (6, 8, 3)
     yuv = cv2.cvtColor(RGB, cv2.COLOR_RGB2YUV)
     uyvy = np.zeros((6, 8, 2), np.uint8)
     uyvy[..., 1] = yuv[..., 0]
     uyvy[:, 0::2, 0], uyvy[:, 1::2, 0] = yuv[:, 0::2, 1], yuv[:, 0::2, 2]
-    decoded = decode_image(raw("yuv422", uyvy))
+    decoded = decode_image_message(raw("yuv422", uyvy))
     assert decoded.shape == (6, 8, 3)
     assert np.abs(decoded.astype(int).mean() - RGB.astype(int).mean()) < 40
 
@@ -59,7 +61,7 @@ def test_bayer_and_yuv422_are_converted():
 def test_compressed_images_decode():
     _ok, png = cv2.imencode(".png", RGB[..., ::-1])
     message = CompressedImage(format="png", data=array.array("B", png.tobytes()))
-    np.testing.assert_array_equal(decode_image(message), RGB)
+    np.testing.assert_array_equal(decode_image_message(message), RGB)
 
 
 @pytest.mark.parametrize(
@@ -77,4 +79,4 @@ def test_compressed_images_decode():
 )
 def test_malformed_messages_raise_bad_image(make, reason):
     with pytest.raises(BadImage, match=reason):
-        decode_image(make())
+        decode_image_message(make())

@@ -1,18 +1,23 @@
 """Clip shards: WebDataset tar files of training clips, and a streaming reader for PyTorch.
 
-The module moved to :mod:`.format`; it is split into format, writer and reader next.
+:mod:`.format`
+    the sample format (what a shard sample holds, version 1), its encoding and decoding
+:mod:`.writer`
+    :class:`ClipShardWriter` and :func:`write_clips_to_shards`
+:mod:`.reader`
+    :class:`ClipShardDataset` (the webdataset pipeline) and :func:`read_shard_metadata`
 """
 
 from la_pose_core.data.shards.format import (
-    ClipShardDataset,
-    ClipShardWriter,
-    ShardWriteResult,
     clip_to_sample,
     collate_clips,
     decode_sample,
     frames_to_tensor,
-    list_shards,
-    read_shard_metadata,
+)
+from la_pose_core.data.shards.reader import ClipShardDataset, list_shards, read_shard_metadata
+from la_pose_core.data.shards.writer import (
+    ClipShardWriter,
+    ShardWriteResult,
     write_clips_to_shards,
 )
 

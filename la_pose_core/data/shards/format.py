@@ -1,4 +1,6 @@
-"""Clip shards: WebDataset tar files of training clips, and a streaming reader for PyTorch.
+"""The clip shard sample format: what a shard sample holds, and its encoding and decoding.
+
+Writing shards: :mod:`.writer`; reading them (the streaming PyTorch pipeline): :mod:`.reader`.
 
 Shard format, version 1
 =======================
@@ -40,19 +42,11 @@ consecutive in the tar. Fields:
     they cannot disagree with the poses. Python's JSON writes floats with round-trip
     precision.
 
-Reading
-=======
+Decoded samples
+===============
 
-:class:`ClipShardDataset` is a ``webdataset.DataPipeline`` (an ``IterableDataset``):
-shard list (deterministically shuffled per epoch) -> split by node (DDP rank, from
-``torch.distributed`` when initialised, or given) -> split by DataLoader worker -> tar samples
--> shuffle buffer -> decode -> optional left-right mirror -> optional virtual camera rotation
--> optional batching with :func:`collate_clips`. Splitting is by shard, so use at least
-``world_size * num_workers`` shards, and a multiple of ``world_size`` shards of equal size so
-that every rank gets as many clips (DDP needs equal step counts; or cap the epoch with
-``.with_epoch(n)``).
-:meth:`ClipShardDataset.set_epoch` reaches the workers of a ``DataLoader`` only when they are
-re-created each epoch (the default, ``persistent_workers=False``). Each decoded sample is a dict:
+:func:`decode_sample` turns a raw sample into a dict (what :class:`~.reader.ClipShardDataset`
+yields):
 
 ``frames``                  ``(T, 3, H, W)`` float32 in [0, 1] at the target size. Crop policy
                             (the model's, ``la_pose_core.inference.preprocess``): centre-crop
@@ -81,36 +75,23 @@ strings.
 from __future__ import annotations
 
 import json
-import random
 import re
-import sys
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from itertools import islice
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-import webdataset as wds
 
-from la_pose_core.data.clips import Clip, ClipSampler, SequenceSource, source_name
-from la_pose_core.data.label_noise import corrupt_clip_labels
-from la_pose_core.data.mirror import RandomMirror
+from la_pose_core.data.clips import Clip
 from la_pose_core.data.pose_labels import pose_labels
-from la_pose_core.data.virtual_rotation import RandomVirtualRotation, VirtualRotation
-from la_pose_core.geometry import (
-    adjacent_relative_poses,
-)
+from la_pose_core.geometry import adjacent_relative_poses, center_crop_box, input_vertical_fov
 
 FORMAT_NAME = "la_pose.clip"
 FORMAT_VERSION = 1
 IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg"}
 _FRAME_FIELD = re.compile(r"^frame_(\d+)\.(png|jpg|jpeg)$")
 _BAD_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9_\-]")
-# second word of the label-noise generator's seed: a stream apart from the clip sampler's
-_LABEL_NOISE_STREAM = 0x1ABE1
 
 
 def sanitize_key(text: str) -> str:
@@ -118,11 +99,9 @@ def sanitize_key(text: str) -> str:
     return _BAD_KEY_CHARACTERS.sub("_", text) or "clip"
 
 
-# --------------------------------------------------------------------------------------------
-# Writing
-
-
-def encode_image(image: np.ndarray, image_format: str = "png", jpeg_quality: int = 95) -> bytes:
+def encode_image_bytes(
+    image: np.ndarray, image_format: str = "png", jpeg_quality: int = 95
+) -> bytes:
     """uint8 ``(H, W)`` or ``(H, W, 3)`` RGB image -> PNG or JPEG bytes."""
     if image_format not in IMAGE_FORMATS:
         raise ValueError(f"image format must be one of {sorted(IMAGE_FORMATS)}")
@@ -138,7 +117,7 @@ def encode_image(image: np.ndarray, image_format: str = "png", jpeg_quality: int
     return encoded.tobytes()
 
 
-def decode_image(data: bytes) -> np.ndarray:
+def decode_image_bytes(data: bytes) -> np.ndarray:
     """PNG/JPEG bytes -> uint8 ``(H, W)`` greyscale or ``(H, W, 3)`` RGB."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
@@ -155,7 +134,7 @@ def decode_image(data: bytes) -> np.ndarray:
 def clip_metadata(
     clip: Clip, key: str, image_format: str = "png", label_noise: bool = False
 ) -> dict[str, Any]:
-    """The ``meta.json`` object of a clip (see the module docstring).
+    """The ``meta.json`` object of a clip (module docstring).
 
     ``label_noise`` flags a clip whose poses were corrupted on purpose (the caller corrupts
     them, :func:`la_pose_core.data.label_noise.corrupt_clip_labels`).
@@ -203,171 +182,10 @@ def clip_to_sample(
     extension = IMAGE_FORMATS[image_format]
     sample: dict[str, Any] = {"__key__": key, "meta.json": json.dumps(meta).encode("utf-8")}
     for index, frame in enumerate(clip.frames):
-        sample[f"frame_{index:0{width}d}{extension}"] = encode_image(
+        sample[f"frame_{index:0{width}d}{extension}"] = encode_image_bytes(
             frame, image_format, jpeg_quality
         )
     return sample
-
-
-class ClipShardWriter:
-    """Writes clips into numbered shards (``webdataset.ShardWriter``).
-
-    Args:
-        out_dir: created if missing.
-        max_clips_per_shard: a new shard starts after this many clips.
-        image_format: ``"png"`` (lossless) or ``"jpeg"``.
-        jpeg_quality: 0-100.
-        prefix: shard file names are ``{prefix}-{NNNNNN}.tar``.
-        max_shard_bytes: also start a new shard past this size.
-        start_shard: number of the first shard (to append to a data set).
-
-    Use as a context manager; :attr:`shard_paths` lists the finished shards.
-    """
-
-    def __init__(
-        self,
-        out_dir: str | Path,
-        max_clips_per_shard: int = 1000,
-        image_format: str = "png",
-        jpeg_quality: int = 95,
-        prefix: str = "clips",
-        max_shard_bytes: float = 3e9,
-        start_shard: int = 0,
-    ):
-        if image_format not in IMAGE_FORMATS:
-            raise ValueError(f"image format must be one of {sorted(IMAGE_FORMATS)}")
-        if max_clips_per_shard < 1:
-            raise ValueError("max_clips_per_shard must be at least 1")
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.image_format = image_format
-        self.jpeg_quality = jpeg_quality
-        self.shard_paths: list[Path] = []
-        self.count = 0
-        self._writer = wds.ShardWriter(
-            str(self.out_dir / f"{sanitize_key(prefix)}-%06d.tar"),
-            maxcount=max_clips_per_shard,
-            maxsize=max_shard_bytes,
-            start_shard=start_shard,
-            verbose=0,
-            post=self._finished,
-            mtime=0.0,  # reproducible tar files
-        )
-
-    def _finished(self, path: str) -> None:
-        self.shard_paths.append(Path(path))
-
-    def write(self, clip: Clip, key: str | None = None, label_noise: bool = False) -> str:
-        """Add one clip; returns its key (default ``{source}-{count:08d}``).
-
-        ``label_noise``: flag the clip's (already corrupted) poses as injected label noise.
-        """
-        if key is None:
-            key = f"{sanitize_key(clip.source)}-{self.count:08d}"
-        sample = clip_to_sample(clip, key, self.image_format, self.jpeg_quality, label_noise)
-        self._writer.write(sample)
-        self.count += 1
-        return key
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def __enter__(self) -> ClipShardWriter:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-@dataclass
-class ShardWriteResult:
-    shard_paths: list[Path]
-    num_clips: int
-    num_reversed: int
-    fps: list[float] = field(default_factory=list)
-    num_label_noise: int = 0  # clips whose poses were corrupted
-
-
-def write_clips_to_shards(
-    source: SequenceSource,
-    out_dir: str | Path,
-    num_clips: int,
-    rng: np.random.Generator,
-    sampler: ClipSampler | None = None,
-    max_clips_per_shard: int = 1000,
-    image_format: str = "png",
-    jpeg_quality: int = 95,
-    prefix: str = "clips",
-    progress: bool = False,
-    label_noise: float = 0.0,
-    label_noise_seed: int = 0,
-) -> ShardWriteResult:
-    """Sample ``num_clips`` clips of ``source`` and write them to shards in ``out_dir``.
-
-    Injected label noise: ``round(label_noise * num_clips)`` clips, chosen at random, get
-    grossly wrong poses (:mod:`la_pose_core.data.label_noise`) and ``"label_noise": true`` in
-    their ``meta.json``. The choice and the corruption come from their own generator, seeded by
-    ``label_noise_seed``, so the clips themselves (frames, stamps, rates) are the same as
-    without noise. ``label_noise`` must be in [0, 1]; above 0 the source needs poses.
-    """
-    from tqdm import tqdm
-
-    if not 0.0 <= label_noise <= 1.0:
-        raise ValueError(f"label noise fraction must be in [0, 1], got {label_noise}")
-    if label_noise > 0 and getattr(source, "world_from_cam", None) is None:
-        raise ValueError("label noise needs poses, and the source has none")
-    noise_rng = np.random.default_rng([label_noise_seed, _LABEL_NOISE_STREAM])
-    num_noisy = round(label_noise * num_clips)
-    noisy = noise_rng.permutation(num_clips) < num_noisy  # (num_clips,) bool
-
-    sampler = sampler or ClipSampler()
-    name = sanitize_key(source_name(source))
-    result = ShardWriteResult([], 0, 0)
-    with ClipShardWriter(
-        out_dir, max_clips_per_shard, image_format, jpeg_quality, prefix=prefix
-    ) as writer:
-        clips = sampler.iter_clips(source, num_clips, rng)
-        for index, clip in enumerate(
-            tqdm(
-                clips,
-                total=num_clips,
-                desc="clips",
-                unit="clip",
-                file=sys.stderr,
-                disable=not progress,
-            )
-        ):
-            if noisy[index]:
-                clip = corrupt_clip_labels(clip, noise_rng)
-            writer.write(clip, key=f"{name}-{index:08d}", label_noise=bool(noisy[index]))
-            result.num_clips += 1
-            result.num_label_noise += int(noisy[index])
-            result.num_reversed += int(clip.reversed)
-            result.fps.append(clip.fps)
-    result.shard_paths = writer.shard_paths
-    return result
-
-
-# --------------------------------------------------------------------------------------------
-# Reading
-
-
-def list_shards(shards: str | Path | Sequence[str | Path]) -> list[str]:
-    """Shard paths from a folder (its ``*.tar``, sorted), a brace pattern, or a list."""
-    if isinstance(shards, (str, Path)):
-        path = Path(shards)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.glob("*.tar"))
-            if not found:
-                raise FileNotFoundError(f"{path}: no .tar shards")
-            return found
-        return list(wds.shardlists.expand_urls(str(shards)))
-    found = [str(p) for p in shards]
-    if not found:
-        raise ValueError("empty shard list")
-    return found
 
 
 def frames_to_tensor(images: Sequence[np.ndarray], height: int, width: int) -> torch.Tensor:
@@ -378,8 +196,6 @@ def frames_to_tensor(images: Sequence[np.ndarray], height: int, width: int) -> t
     done for the whole clip at once: one crop stack, one resize, one output allocation.
     """
     import torch.nn.functional as F
-
-    from la_pose_core.inference.preprocess import center_crop_box
 
     shapes = {image.shape for image in images}
     if len(shapes) != 1:
@@ -417,8 +233,6 @@ def decode_sample(
         with_frames: False leaves the images undecoded (no ``frames``): for a head trained on
             cached latent actions (:mod:`la_pose_core.training.latent_cache`).
     """
-    from la_pose_core.inference.preprocess import input_vertical_fov
-
     meta = json.loads(sample["meta.json"])
     if meta.get("format") != FORMAT_NAME or int(meta.get("version", 0)) > FORMAT_VERSION:
         raise ValueError(
@@ -436,7 +250,7 @@ def decode_sample(
     stamps = np.asarray(meta["stamps"], np.float64)
     out: dict[str, Any] = {"key": meta["key"], "source": meta["source"]}
     if with_frames:
-        images = [decode_image(sample[name]) for _, name in frame_fields]
+        images = [decode_image_bytes(sample[name]) for _, name in frame_fields]
         out["frames"] = frames_to_tensor(images, height, width)
     out |= {
         "dt": torch.as_tensor(np.diff(stamps), dtype=torch.float32),
@@ -477,153 +291,3 @@ def collate_clips(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         values = [sample[name] for sample in samples]
         batch[name] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
     return batch
-
-
-def _worker_info() -> tuple[int, int]:
-    info = torch.utils.data.get_worker_info()
-    return (0, 1) if info is None else (info.id, info.num_workers)
-
-
-class _ShardList(torch.utils.data.IterableDataset):
-    """First stage: the shard URLs, shuffled identically on every rank for a given epoch."""
-
-    def __init__(self, urls: list[str], shuffle: bool, seed: int, epoch_state: dict):
-        super().__init__()
-        self.urls, self.shuffle, self.seed, self.epoch_state = urls, shuffle, seed, epoch_state
-
-    def __iter__(self) -> Iterator[dict[str, str]]:
-        urls = list(self.urls)
-        if self.shuffle:
-            random.Random(self.seed * 1_000_003 + self.epoch_state["epoch"]).shuffle(urls)
-        for url in urls:
-            yield {"url": url}
-
-
-class _SplitByNode:
-    """``webdataset.split_by_node`` (torch.distributed / RANK, WORLD_SIZE), or a given split."""
-
-    def __init__(self, rank: int | None, world_size: int | None):
-        self.rank, self.world_size = rank, world_size
-
-    def __call__(self, source: Iterable) -> Iterator:
-        if self.rank is None:
-            return wds.split_by_node(source)
-        return islice(source, self.rank, None, self.world_size)
-
-
-class _Shuffle:
-    """Shuffle buffer seeded by (seed, epoch, rank, worker): reproducible, different per split."""
-
-    def __init__(self, buffer: int, seed: int, rank: int | None, epoch_state: dict):
-        self.buffer, self.seed, self.rank, self.epoch_state = buffer, seed, rank, epoch_state
-
-    def __call__(self, source: Iterable) -> Iterator:
-        if self.buffer <= 1:
-            yield from source
-            return
-        rank = self.rank if self.rank is not None else wds.utils.pytorch_worker_info()[0]
-        worker, _ = _worker_info()
-        rng = random.Random(f"{self.seed}-{self.epoch_state['epoch']}-{rank}-{worker}")
-        pool: list = []
-        for item in source:
-            if len(pool) < self.buffer:
-                pool.append(item)
-                continue
-            index = rng.randrange(len(pool))
-            pool[index], item = item, pool[index]
-            yield item
-        rng.shuffle(pool)
-        yield from pool
-
-
-class _Decode:
-    def __init__(self, image_size, with_labels, with_frames):
-        self.image_size, self.with_labels, self.with_frames = image_size, with_labels, with_frames
-
-    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        return decode_sample(sample, self.image_size, self.with_labels, self.with_frames)
-
-
-class ClipShardDataset(wds.DataPipeline):
-    """Streaming reader of clip shards (pipeline and sample layout: module docstring).
-
-    Args:
-        shards: folder of ``*.tar``, brace pattern (``clips-{000000..000009}.tar``) or list.
-        image_size: target ``(W, H)`` of ``frames``; None keeps the stored size.
-        batch_size: batch inside the pipeline with :func:`collate_clips` (use
-            ``DataLoader(dataset, batch_size=None)``); None yields single clips (then use
-            ``DataLoader(dataset, batch_size=B, collate_fn=collate_clips)``).
-        shuffle_buffer: clips in the shuffle buffer (0 or 1: stream order).
-        shuffle_shards: shuffle the shard order each epoch (same order on every rank).
-        seed: of both shuffles.
-        rank, world_size: this process's share of the shards; None: from
-            ``torch.distributed`` (or RANK / WORLD_SIZE) when initialised, else everything.
-        split_by_worker: give each DataLoader worker its own shards.
-        with_labels: see :func:`decode_sample`.
-        partial_batches: yield a last, smaller batch.
-        virtual_rotation: augment decoded clips with virtual camera yaw
-            (:mod:`la_pose_core.data.virtual_rotation`); None: as stored.
-        with_frames: see :func:`decode_sample`.
-        mirror: share of decoded clips flipped left-right, labels following
-            (:mod:`la_pose_core.data.mirror`); with it every sample has a ``mirrored`` flag.
-
-    Call :meth:`set_epoch` before each epoch to reshuffle.
-    """
-
-    def __init__(
-        self,
-        shards: str | Path | Sequence[str | Path],
-        image_size: tuple[int, int] | None = None,
-        batch_size: int | None = None,
-        shuffle_buffer: int = 0,
-        shuffle_shards: bool = False,
-        seed: int = 0,
-        rank: int | None = None,
-        world_size: int | None = None,
-        split_by_worker: bool = True,
-        with_labels: bool | None = None,
-        partial_batches: bool = True,
-        virtual_rotation: VirtualRotation | None = None,
-        with_frames: bool = True,
-        mirror: float = 0.0,
-    ):
-        if (rank is None) != (world_size is None):
-            raise ValueError("give both rank and world_size, or neither")
-        if rank is not None and not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} outside world size {world_size}")
-        self.urls = list_shards(shards)
-        self.epoch_state = {"epoch": 0}
-        stages = [
-            _ShardList(self.urls, shuffle_shards, seed, self.epoch_state),
-            _SplitByNode(rank, world_size),
-            wds.split_by_worker if split_by_worker else None,
-            wds.tarfile_to_samples(handler=wds.reraise_exception),
-            _Shuffle(shuffle_buffer, seed, rank, self.epoch_state),
-            wds.map(_Decode(image_size, with_labels, with_frames)),
-        ]
-        if mirror > 0:
-            stages.append(wds.map(RandomMirror(mirror, seed, self.epoch_state)))
-        if virtual_rotation is not None and virtual_rotation.probability > 0:
-            if not with_frames:
-                raise ValueError("a virtual rotation needs the frames (with_frames=True)")
-            stages.append(wds.map(RandomVirtualRotation(virtual_rotation, seed, self.epoch_state)))
-        if batch_size is not None:
-            stages.append(
-                wds.batched(batch_size, collation_fn=collate_clips, partial=partial_batches)
-            )
-        super().__init__(*stages)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Reshuffle for ``epoch`` (call in every process before iterating)."""
-        self.epoch_state["epoch"] = int(epoch)
-
-
-def read_shard_metadata(shards: str | Path | Sequence[str | Path]) -> Iterator[dict[str, Any]]:
-    """``meta.json`` of every clip, in shard order, without decoding images."""
-    import tarfile
-
-    for url in list_shards(shards):
-        with tarfile.open(url) as tar:
-            for member in tar:
-                if member.name.endswith(".meta.json"):
-                    yield json.loads(tar.extractfile(member).read())

@@ -15,7 +15,7 @@ from la_pose_core.data.shards import (
     read_shard_metadata,
     write_clips_to_shards,
 )
-from la_pose_core.inference.preprocess import input_vertical_fov
+from la_pose_core.geometry import input_vertical_fov
 from test.core.data.helpers import TinySequence
 
 SAMPLER = ClipSampler(clip_len=5, min_fps=2.0, max_fps=4.0, reverse_prob=0.5)

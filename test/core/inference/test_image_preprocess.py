@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from la_pose_core.inference.preprocess import center_crop_box, input_vertical_fov, preprocess_image
+from la_pose_core.geometry.image_crop import center_crop_box, input_vertical_fov
+from la_pose_core.inference.preprocess import preprocess_image
 
 
 def test_crop_keeps_the_model_aspect_ratio_centred():
