@@ -16,6 +16,7 @@ from tf2_msgs.msg import TFMessage
 
 from la_pose_core.geometry import inverse
 from la_pose_core.inference.estimator import PoseEstimator, StepResult
+from la_pose_core.model.checkpoint import NotACheckpointError
 from la_pose_core.model.config import StreamingConfig
 from la_pose_core.odometry import OdometryEstimate, VehicleOdometry
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig
@@ -66,6 +67,8 @@ def load_estimator(
         return PoseEstimator.from_checkpoint(
             model.checkpoint, device, model.precision, refinement, streaming
         )
+    except NotACheckpointError as error:  # its message names the file and says why
+        raise ConfigurationError(str(error)) from error
     except Exception as error:  # loading only: say which files, keep the core's reason
         files = f"model.checkpoint {model.checkpoint}"
         if refinement.checkpoint:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from torch import nn
@@ -129,22 +131,85 @@ def save_checkpoint(
     return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
+class NotACheckpointError(ValueError):
+    """A file that cannot be read as an LA-Pose checkpoint; the message is one line that names
+    the file and says why."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{path} is not an LA-Pose checkpoint: {reason}")
+
+
+_NOT_TORCH = "not a file written by torch.save"
+_CODE_OBJECTS = (
+    "it holds objects other than tensors and plain data (refused: reading it would run code "
+    "from the file)"
+)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def read_checkpoint_payload(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with one-line answers for files that are not
+    checkpoints (empty, text, truncated, random bytes, pickles of code objects). Missing or
+    unreadable files raise ``OSError`` as usual. Used for every ``.pt`` this project reads."""
+    if os.path.getsize(path) == 0:  # OSError when missing
+        raise NotACheckpointError(path, "the file is empty")
+    with open(path, "rb") as stream:  # OSError when missing or unreadable
+        payload = _torch_load(path, stream, map_location)
+    if not isinstance(payload, dict):
+        raise NotACheckpointError(path, f"it holds a {type(payload).__name__}, not a dict")
+    return payload
+
+
+def _torch_load(path: str | os.PathLike, stream: BinaryIO, map_location) -> Any:
+    """``torch.load`` of an open file; every way it fails on a bad file becomes one line."""
+    try:
+        return torch.load(stream, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "Unsupported global" in str(error):
+            raise NotACheckpointError(path, _CODE_OBJECTS) from None
+        raise NotACheckpointError(path, _NOT_TORCH) from None
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, IndexError, KeyError) as error:
+        # a zip archive without its end, or a seek past the end of the file
+        truncated = "central directory" in str(error) or isinstance(error, (EOFError, OSError))
+        reason = "truncated (its archive ends early)" if truncated else _NOT_TORCH
+        raise NotACheckpointError(path, reason) from None
+
+
 def load_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> Checkpoint:
     """Read a checkpoint (``weights_only=True``) and rebuild its modules from the stored config.
 
     Modules come back in eval mode on ``map_location``; wrappers keep their usual freezing.
+    Raises :class:`NotACheckpointError` (a ``ValueError``, one line) for any file that is not an
+    LA-Pose checkpoint of this version.
     """
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if payload.get("format") != FORMAT or payload.get("version") != VERSION:
-        raise ValueError(f"{path} is not an LA-Pose checkpoint of version {VERSION}")
-    config = LAPoseConfig.from_dict(payload["config"])
+    payload = read_checkpoint_payload(path, map_location)
+    if payload.get("format") != FORMAT:
+        raise NotACheckpointError(path, "it has no LA-Pose format marker")
+    if payload.get("version") != VERSION:
+        raise NotACheckpointError(
+            path, f"version {payload.get('version')!r}, this code reads version {VERSION}"
+        )
+    try:
+        config = LAPoseConfig.from_dict(payload["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise NotACheckpointError(path, f"its config does not fit ({_first_line(error)})") from None
     modules = {}
     for name, state in payload["modules"].items():
         if name not in MODULE_BUILDERS:
-            raise ValueError(f"{path}: unknown part {name!r}")
+            raise NotACheckpointError(path, f"unknown part {name!r}")
         module = MODULE_BUILDERS[name](config)
-        module.load_state_dict(state)
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as error:
+            reason = f"part {name!r} does not fit its config ({_first_line(error)})"
+            raise NotACheckpointError(path, reason) from None
         modules[name] = module.to(map_location).eval()
-    return Checkpoint(config=config, modules=modules, extra=payload["extra"])
+    return Checkpoint(config=config, modules=modules, extra=payload.get("extra", {}))

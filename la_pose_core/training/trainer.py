@@ -53,8 +53,10 @@ from la_pose_core.atomic_write import atomic_write_text
 from la_pose_core.json_output import dumps
 from la_pose_core.model.checkpoint import (
     FORMAT,
+    NotACheckpointError,
     load_checkpoint,
     module_fingerprint,
+    read_checkpoint_payload,
     save_checkpoint,
 )
 from la_pose_core.model.config import LAPoseConfig
@@ -553,9 +555,9 @@ class Trainer:
     def _load_state(self, run: RunState, context: DistContext) -> None:
         """Restore ``last.pt`` into the freshly built run."""
         path = Path(self.options.run_dir) / LAST_CHECKPOINT
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = read_checkpoint_payload(path)
         if payload.get("format") != FORMAT:
-            raise ValueError(f"{path} is not an LA-Pose checkpoint")
+            raise NotACheckpointError(path, "it has no LA-Pose format marker")
         extra = payload["extra"]
         if extra.get("stage") != self.stage.name or "trainer_state" not in extra:
             raise ValueError(f"{path} is not a {self.stage.name} training checkpoint")

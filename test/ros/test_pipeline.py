@@ -1,13 +1,16 @@
 """The node's per-image pipeline, without ROS I/O: exact stamps and the messages it builds."""
 
 import numpy as np
+import pytest
 from builtin_interfaces.msg import Time
 
 from la_pose_core.data import KittiSequence
 from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 from la_pose_ros.messages import image_message
-from la_pose_ros.pipeline import OdometryPipeline
-from la_pose_ros.settings import NodeSettings
+from la_pose_ros.pipeline import ConfigurationError, OdometryPipeline, load_estimator
+from la_pose_ros.settings import ModelSettings, NodeSettings
+from test.core.bad_checkpoints import write_bad_checkpoints
 from test.ros.harness import write_test_checkpoint
 
 
@@ -41,3 +44,13 @@ def test_outputs_copy_epoch_stamps_exactly(kitti_sample, tmp_path):
             assert exact(relative.previous_stamp) in inputs[:-1]
             assert np.isfinite(relative.metric_scale)
     assert used >= 3
+
+
+def test_a_file_that_is_not_a_checkpoint_is_one_configuration_error(tmp_path):
+    good = write_test_checkpoint(tmp_path / "good.pt")
+    for bad, reason in write_bad_checkpoints(tmp_path / "bad", good).items():
+        with pytest.raises(ConfigurationError) as raised:
+            load_estimator(ModelSettings(checkpoint=str(bad)), RefinementConfig())
+        message = str(raised.value)
+        expected = f"{bad} is not an LA-Pose checkpoint: {reason}"
+        assert message.startswith(expected) and "\n" not in message, message

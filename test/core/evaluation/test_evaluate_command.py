@@ -10,6 +10,7 @@ import numpy as np
 from la_pose_core.data.kitti import KittiSequence
 from la_pose_core.data.trajectory_io import read_kitti_poses
 from la_pose_core.inference.estimator import PoseEstimator
+from test.core.bad_checkpoints import write_bad_checkpoints
 from test.core.training.helpers import la_pose
 
 METHODS = {"la_pose", "opencv_vo_gt_scale", "constant_velocity_gt_first_pair"}
@@ -77,6 +78,10 @@ def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, c
         ([*base, "--sequence", str(kitti_sample), "--max-frames", "1"], "at least 2"),
         ([*base, "--sequence", str(tmp_path / "nowhere")], "no image_0/ folder"),
     ]
+    for bad, reason in write_bad_checkpoints(tmp_path / "bad", tiny_checkpoint).items():
+        argv = ["evaluate", "--checkpoint", str(bad), "--sequence", str(kitti_sample)]
+        reason = f"not an LA-Pose checkpoint: {reason}"
+        cases.append(([*argv, "--out", str(tmp_path / "y")], reason))
     for argv, message in cases:
         assert la_pose(argv) == 2
         error = capsys.readouterr().err.strip().splitlines()

@@ -5,11 +5,12 @@ import dataclasses
 import pytest
 import torch
 
-from la_pose_core.model.checkpoint import load_checkpoint, save_checkpoint
+from la_pose_core.model.checkpoint import NotACheckpointError, load_checkpoint, save_checkpoint
 from la_pose_core.model.config import get_config
 from la_pose_core.model.inverse_dynamics import InverseDynamics
 from la_pose_core.model.lapose import LAPosePosttrainer
 from la_pose_core.model.pose_head import PoseHead
+from test.core.bad_checkpoints import write_bad_checkpoints
 
 CONFIG = dataclasses.replace(
     get_config("tiny"),
@@ -61,3 +62,15 @@ def test_misnamed_parts_and_non_plain_extra_are_refused(tmp_path):
     with pytest.raises(TypeError, match=r"extra\.when"):
         save_checkpoint(tmp_path / "b.pt", head, CONFIG, extra={"when": object()})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_that_are_not_checkpoints_get_a_one_line_reason(tmp_path):
+    good = save_checkpoint(tmp_path / "good.pt", PoseHead(CONFIG), CONFIG)
+    for path, reason in write_bad_checkpoints(tmp_path / "bad", good).items():
+        with pytest.raises(NotACheckpointError) as raised:
+            load_checkpoint(path)
+        message = str(raised.value)
+        assert message.startswith(f"{path} is not an LA-Pose checkpoint: "), message
+        assert reason in message and "\n" not in message and "weights_only" not in message
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")

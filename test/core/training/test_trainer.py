@@ -11,6 +11,7 @@ from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.model.checkpoint import load_checkpoint
 from la_pose_core.training import LAST_CHECKPOINT, MODEL_FILE, Trainer, TrainOptions
 from la_pose_core.training.options import resume_options
+from test.core.bad_checkpoints import write_bad_checkpoints
 from test.core.training.helpers import TINY, la_pose
 
 
@@ -187,6 +188,9 @@ def test_command_line_errors_are_one_line(tmp_path, tiny_shards, random_tokenize
         ([*base, "--config", "nope", "--out", run + "5"], "neither a preset"),
         ([*base, "--out", run + "6", "--batch-size", "64"], "no complete batch"),
     ]
+    for bad, reason in write_bad_checkpoints(tmp_path / "bad", random_tokenizer).items():
+        init = ["--init", str(bad), "--out", str(tmp_path / f"bad_{bad.stem}")]
+        cases.append(([*base, *init], f"not an LA-Pose checkpoint: {reason}"))
     for argv, message in cases:
         assert la_pose(argv) == 2, argv
         error = capsys.readouterr().err.strip().splitlines()
