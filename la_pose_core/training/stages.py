@@ -10,8 +10,10 @@ loss, and which parts go into its checkpoints:
 ``pretrain``
     trains :class:`~la_pose_core.model.lapose.LAPosePretrainer` (inverse + forward dynamics,
     next-frame code cross-entropy) on unlabelled clips. ``--init`` (required) is a checkpoint
-    holding a trained tokenizer, which stays frozen. Saves ``pretrainer`` and
-    ``inverse_dynamics`` (the part post-training needs).
+    holding a trained tokenizer, which stays frozen; an init that is itself a pretraining
+    checkpoint continues it whole (a new schedule from its weights: to train longer than a
+    finished run). Saves ``pretrainer`` and ``inverse_dynamics`` (the part post-training
+    needs).
 ``posttrain``
     trains :class:`~la_pose_core.model.lapose.LAPosePosttrainer` (pose head, L1 losses) on
     posed clips. ``--init`` is a pretraining checkpoint whose inverse dynamics model becomes the
@@ -99,6 +101,10 @@ def _sections_differ(config: LAPoseConfig, other: LAPoseConfig, names: tuple[str
         if mine != theirs:
             problems.append(f"{name}: run {mine!r} vs --init {theirs!r}")
     return problems
+
+
+# what a pretraining checkpoint must share with a run that continues it
+_DYNAMICS_SECTIONS = ("clip_len", "inverse_dynamics", "forward_dynamics")
 
 
 def _tokenizer_of(init: Checkpoint) -> Tokenizer:
@@ -235,10 +241,16 @@ class PretrainStage(Stage):
         )
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
-        return super().config_problems(config, init) + _tokenizer_problems(init)
+        problems = super().config_problems(config, init) + _tokenizer_problems(init)
+        if "pretrainer" in init.modules:
+            problems += _sections_differ(config, init.config, _DYNAMICS_SECTIONS)
+        return problems
 
     def build(self, config, init, options) -> nn.Module:
-        return LAPosePretrainer(config, _initial_tokenizer(config, init))
+        model = LAPosePretrainer(config, _initial_tokenizer(config, init))
+        if "pretrainer" in init.modules:  # continue an earlier pretraining whole
+            model.load_state_dict(init.modules["pretrainer"].state_dict())
+        return model
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
         return {"pretrainer": model, "inverse_dynamics": model.inverse_dynamics}

@@ -73,6 +73,16 @@ def test_tokenizer_then_pretrain_then_posttrain(tmp_path, tiny_shards):
     summary = json.loads((tmp_path / "pre" / "summary.json").read_text())
     assert summary["last_losses"]["loss"] > 0 and "code_accuracy" in summary["last_losses"]
 
+    # a pretraining checkpoint as --init continues that pretraining whole (a tiny step: the same)
+    again = dataclasses.replace(pretrain, run_dir=str(tmp_path / "pre2"), steps=1, lr=1e-9)
+    again = dataclasses.replace(again, init=str(tmp_path / "pre" / MODEL_FILE))
+    assert Trainer(again).run().finished
+    assert_same_weights(
+        state(tmp_path / "pre2" / MODEL_FILE, "pretrainer"),
+        parts["pretrainer"].state_dict(),
+        atol=1e-6,
+    )
+
     posttrain = options(tmp_path, tiny_shards, "posttrain", "post", steps=2)
     posttrain = dataclasses.replace(posttrain, init=str(tmp_path / "pre" / MODEL_FILE))
     assert Trainer(posttrain).run().finished
