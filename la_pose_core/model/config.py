@@ -92,6 +92,11 @@ class ForwardDynamicsConfig:
     refiner_depth: int = 4  # the "light" blocks on top of the decoder states
     refiner_dim: int = 512
     refiner_heads: int = 8
+    # True (the paper): frame t+1 is predicted from frames <= t and a_t. False: from frame t and
+    # a_t alone (no temporal attention). Smooth drives let a decoder with history extrapolate
+    # the motion of the frames before, so it can predict without the action; without history
+    # only the action says how frame t+1 differs from frame t.
+    past_frames: bool = True
 
 
 ROTATION_LOSSES = ("quaternion_l1", "rotation_vector_mse")

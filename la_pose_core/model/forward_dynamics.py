@@ -6,7 +6,8 @@ action per frame ``(B, T', d_action)``:
 1. Token embedding of each code index plus a learned spatial position embedding; the projected
    action ``a_t`` is added to every token of frame ``t``.
 2. The decoder: ``depth`` causal :class:`~la_pose_core.model.layers.SpaceTimeBlock` s, so the
-   state of frame ``t`` depends on frames ``<= t`` and actions ``<= t`` only.
+   state of frame ``t`` depends on frames ``<= t`` and actions ``<= t`` only (on frame ``t`` and
+   ``a_t`` alone with ``past_frames=False``).
 3. The refiner: ``refiner_depth`` (4 in the paper) light transformer blocks, narrower, attending
    within one frame's states.
 4. A linear layer to ``codebook_size`` logits: the prediction of frame ``t + 1``'s codes.
@@ -34,6 +35,7 @@ class ForwardDynamics(nn.Module):
         cfg = config.forward_dynamics
         rows, cols = config.code_grid
         self.codebook_size = config.tokenizer.codebook_size
+        self.past_frames = cfg.past_frames
         self.token_embed = nn.Embedding(self.codebook_size, cfg.dim)
         self.spatial_pos = nn.Parameter(torch.zeros(rows * cols, cfg.dim))  # (M, D)
         self.action_proj = nn.Linear(config.inverse_dynamics.dim, cfg.dim)
@@ -64,11 +66,14 @@ class ForwardDynamics(nn.Module):
             ``<= t`` and ``a_t``.
             ``loss`` ``()`` mean cross-entropy against ``targets`` (only if targets are given).
         """
-        batch, _, rows, _ = context.shape
+        batch, steps, rows, _ = context.shape
         tokens = self.token_embed(rearrange(context, "b t h w -> b t (h w)"))  # (B, T', M, D)
         tokens = tokens + self.spatial_pos + self.action_proj(actions)[:, :, None]  # (B,T',M,D)
+        if not self.past_frames:  # every frame alone: a clip of one frame each
+            tokens = rearrange(tokens, "b t m d -> (b t) 1 m d")  # (B*T', 1, M, D)
         for block in self.blocks:
-            tokens = block(tokens)  # (B, T', M, D)
+            tokens = block(tokens)  # (B, T', M, D), or (B*T', 1, M, D)
+        tokens = tokens.reshape(batch, steps, *tokens.shape[2:])  # (B, T', M, D)
         states = rearrange(self.to_refiner(tokens), "b t m e -> (b t) m e")  # (B*T', M, E)
         for block in self.refiner:
             states = block(states)  # (B*T', M, E)
