@@ -21,8 +21,17 @@ Outputs in ``--out``: ``metrics.json`` (per method: per-clip AUC@5/@30, ATE-S, A
 per-pair skill: yaw and step-length correlation, yaw spread ratio, rotation error, right-way
 share; see :func:`la_pose_core.metrics.evaluate_trajectory`; plus run
 details), ``trajectory.png`` (top view of every method and the ground truth), and
-``trajectories/`` (KITTI ``poses.txt`` files of each method and of the ground truth, and
-``frames.txt``: index and stamp of each used frame). Prints a short JSON summary.
+``trajectories/`` (KITTI ``poses.txt`` files of each method and of the ground truth, each with
+a TUM file of the same name beside it, ``NAME.tum``: ``stamp tx ty tz qx qy qz qw`` per line,
+the used frames' stamps in seconds as the sequence gives them, for evo; and ``frames.txt``:
+index and stamp of each used frame). Prints a short JSON summary.
+
+Bad input: a frame whose image does not read (corrupt or truncated file) is skipped with a
+warning line, counted (``frames_unreadable`` in metrics.json and the summary) and used by no
+method; fewer than 2 readable frames is a one-line error (exit 2). A frame rate (``--fps``, or
+the checkpoint's own) outside the range the model was trained at gets a warning: the range
+the finished training recorded in the checkpoint (``extra["training_fps"]``), else the paper's
+1-4 fps.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -48,6 +58,8 @@ NOTES = {
     CONSTANT_VELOCITY: "ground-truth motion of the first used pair, applied over every later "
     "pair's time interval (uses ground truth once)",
 }
+PAPER_TRAINING_FPS = (1.0, 4.0)  # the paper's clip rates: for checkpoints that record none
+FPS_MARGIN = 0.05  # relative slack around the training range before the rate warning
 SUMMARY_KEYS = ("auc5", "auc30", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct", *SKILL_KEYS)
 
 
@@ -158,6 +170,43 @@ def _load_estimator(args: argparse.Namespace):
     return estimator
 
 
+def _training_fps(path: str) -> tuple[tuple[float, float], bool]:
+    """The frame-rate range (Hz) the checkpoint's model was trained at, and whether the
+    checkpoint records it (else the paper's :data:`PAPER_TRAINING_FPS`)."""
+    import torch
+
+    from la_pose_core.model.checkpoint import read_checkpoint_payload
+    from la_pose_core.training.stages import TRAINING_FPS_KEY
+
+    try:  # the extra record only: mapped, the weights are not read again
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # not a zip-format file: read it whole
+        payload = read_checkpoint_payload(path)
+    recorded = payload.get("extra", {}).get(TRAINING_FPS_KEY)
+    try:
+        low, high = (float(value) for value in recorded)
+    except (TypeError, ValueError):
+        return PAPER_TRAINING_FPS, False
+    if not 0.0 < low <= high < math.inf:
+        return PAPER_TRAINING_FPS, False
+    return (low, high), True
+
+
+def _warn_outside_training_fps(args: argparse.Namespace, fps: float) -> dict:
+    """A warning on stderr when ``fps`` is outside the model's training range; the range's
+    record for metrics.json."""
+    (low, high), recorded = _training_fps(args.checkpoint)
+    if not low * (1.0 - FPS_MARGIN) <= fps <= high * (1.0 + FPS_MARGIN):
+        rate = f"--fps {fps:g}" if args.fps is not None else f"the checkpoint's target_fps {fps:g}"
+        source = "" if recorded else " (the paper's range: the checkpoint records none)"
+        print(
+            f"warning: {rate} is outside the {low:.3g}-{high:.3g} fps this model was trained "
+            f"at{source}; its motion will be off",
+            file=sys.stderr,
+        )
+    return {"training_fps": [low, high], "training_fps_recorded": recorded}
+
+
 def _output_folder(args: argparse.Namespace) -> Path:
     """``--out``, by default ``eval-SEQUENCE[-reversed]`` beside the checkpoint."""
     if args.out is not None:
@@ -181,6 +230,8 @@ def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: fl
         "clip_len": args.clip_len,
         "frames_read": run.frames_read,
         "frames_used": len(run.used),
+        "frames_unreadable": len(run.unreadable),
+        "unreadable_frames": run.unreadable,
         "used_frames": run.used,
         "used_stamps": run.stamps.tolist(),
         "elapsed_s": elapsed,
@@ -190,14 +241,15 @@ def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: fl
 
 
 def _write_trajectories(out: Path, run: SequenceRun) -> None:
-    """``out/trajectories/``: KITTI poses of the ground truth and each method, frames.txt."""
-    from la_pose_core.data.trajectory_io import write_kitti_poses
+    """``out/trajectories/``: KITTI poses (``NAME.txt``) and TUM trajectories (``NAME.tum``,
+    stamped with the used frames' stamps) of the ground truth and each method, frames.txt."""
+    from la_pose_core.data.trajectory_io import write_kitti_poses, write_tum_trajectory
 
     trajectories = out / "trajectories"
     trajectories.mkdir(exist_ok=True)
-    write_kitti_poses(trajectories / "ground_truth.txt", run.ground_truth)
-    for name, trajectory in run.estimates.items():
+    for name, trajectory in {"ground_truth": run.ground_truth, **run.estimates}.items():
         write_kitti_poses(trajectories / f"{name}.txt", trajectory)
+        write_tum_trajectory(trajectories / f"{name}.tum", run.stamps, trajectory)
     frames = "".join(f"{i} {s:.9f}\n" for i, s in zip(run.used, run.stamps, strict=True))
     (trajectories / "frames.txt").write_text(frames)
 
@@ -221,6 +273,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     sequence = _open_sequence(args)
     estimator = _load_estimator(args)
     config = estimator.config
+    training_fps = _warn_outside_training_fps(args, config.streaming.target_fps)
     clip_len = args.clip_len
     if clip_len < 2:
         fail(f"--clip-len must be at least 2, got {clip_len}")
@@ -239,7 +292,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"{' refined' if args.refine else ''}: {len(run.used)} frames at "
         f"{config.streaming.target_fps:g} fps"
     )
-    extra = _run_details(args, config, run, elapsed)
+    extra = {**_run_details(args, config, run, elapsed), **training_fps}
     report = write_report(out, run.ground_truth, run.estimates, clip_len, title, extra)
     _write_trajectories(out, run)
     print_json(
@@ -247,6 +300,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "out": str(out),
             "frames_read": run.frames_read,
             "frames_used": len(run.used),
+            "frames_unreadable": len(run.unreadable),
             "clip_len": clip_len,
             "methods": {
                 name: {key: metrics[key] for key in SUMMARY_KEYS}

@@ -122,7 +122,7 @@ class KittiSequence:
         if not calib_path.exists():
             return None
         projection = read_calibration(calib_path)[f"P{camera[-1]}"]  # (3, 4)
-        height, width = read_image(self.image_paths[0]).shape[:2]
+        height, width = self._first_readable_image().shape[:2]
         return CameraIntrinsics(
             fx=projection[0, 0],
             fy=projection[1, 1],
@@ -131,6 +131,16 @@ class KittiSequence:
             width=width,
             height=height,
         )
+
+    def _first_readable_image(self) -> np.ndarray:
+        """The first image that reads (the image size; a corrupt file is skipped by readers
+        that skip such frames, so it must not stop the sequence from opening)."""
+        for path in self.image_paths[:-1]:
+            try:
+                return read_image(path)
+            except ValueError:
+                continue
+        return read_image(self.image_paths[-1])  # none reads: the last one's error
 
     def require_intrinsics(self) -> CameraIntrinsics:
         """``intrinsics``, or a one-line error naming the missing ``calib.txt``."""

@@ -6,7 +6,10 @@ order, and the estimator's frame selector decides which are used. Its per-pair m
 chained into a trajectory of the used frames (a tracking restart, which a gap over
 ``streaming.max_gap_s`` causes, contributes an identity motion and is counted). The baselines
 (:mod:`la_pose_core.evaluation.baselines`) then run on exactly those used frames, so every
-method is evaluated against the same ground truth:
+method is evaluated against the same ground truth. A frame whose image cannot be read (a
+corrupt or truncated file: ``image(i)`` raises ``ValueError`` or ``OSError``) is skipped, as
+the node skips a malformed image: never offered, so never used by any method; one warning line
+on stderr per such frame, and they are counted (``SequenceRun.unreadable``).
 
 ``la_pose``                          the model (metric scale from its own scale head);
 ``opencv_vo_gt_scale``               classical monocular OpenCV VO; step lengths from ground
@@ -41,6 +44,7 @@ class SequenceRun:
     estimates: dict[str, np.ndarray]  # name -> (N, 4, 4)
     frames_read: int
     details: dict = field(default_factory=dict)
+    unreadable: list[int] = field(default_factory=list)  # indices of the skipped frames
 
 
 @dataclass
@@ -53,10 +57,12 @@ class _ModelPass:
     fovs: list[float] = field(default_factory=list)  # predicted vertical fov (rad) per pair
     step_seconds: list[float] = field(default_factory=list)  # time of each used frame's step
     resets: int = 0  # tracking restarts (identity motions)
+    unreadable: list[int] = field(default_factory=list)  # frames whose image did not read
 
 
 def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass:
-    """Offer the first ``count`` frames to the estimator, in order; keep what it used."""
+    """Offer the first ``count`` frames to the estimator, in order; keep what it used. An
+    image that does not read is skipped with a warning (and listed in ``unreadable``)."""
     from tqdm import tqdm
 
     estimator.reset()
@@ -65,8 +71,14 @@ def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass
         range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress
     ):
         stamp = float(sequence.stamps[index])
+        try:
+            image = sequence.image(index)
+        except (ValueError, OSError) as error:
+            model.unreadable.append(index)
+            tqdm.write(f"warning: frame {index} skipped: {error}", file=sys.stderr)
+            continue
         start = time.perf_counter()
-        result = estimator.step(sequence.image(index), stamp)
+        result = estimator.step(image, stamp)
         elapsed = time.perf_counter() - start
         if result is None:
             continue
@@ -127,6 +139,11 @@ def run_sequence(
     count = len(sequence.stamps) if max_frames is None else min(max_frames, len(sequence.stamps))
     model = _stream_model(estimator, sequence, count, progress)
     used = model.used
+    if count - len(model.unreadable) < 2:
+        raise ValueError(
+            f"{len(model.unreadable)} of {count} frames are unreadable images: fewer than 2 "
+            "left to evaluate"
+        )
     if len(used) < 2:
         raise ValueError(
             f"the estimator used {len(used)} of {count} frames: need at least 2 (more frames, "
@@ -141,4 +158,4 @@ def run_sequence(
     )
     estimates.update(baseline_estimates)
     details.update(baseline_details)
-    return SequenceRun(used, stamps, ground_truth, estimates, count, details)
+    return SequenceRun(used, stamps, ground_truth, estimates, count, details, model.unreadable)

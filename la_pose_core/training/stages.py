@@ -466,6 +466,30 @@ def motions_of_shards(urls: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(poses), np.asarray(rates)
 
 
+# model.pt ``extra`` entry: [min, max] mean frame rate (Hz) of the training shards' clips
+TRAINING_FPS_KEY = "training_fps"
+
+
+def clip_fps_range(urls: list[str]) -> list[float] | None:
+    """``[min, max]`` of the clips' mean frame rates, ``(T - 1) / (last - first stamp)``, over
+    the shards' ``meta.json`` (what ``la-pose evaluate`` warns against); a shard that does not
+    read is passed over. None without a clip of two frames or more."""
+    import tarfile
+
+    from la_pose_core.data.shards import read_shard_metadata
+
+    rates = []
+    for url in urls:
+        try:
+            for meta in read_shard_metadata([url]):
+                stamps = meta.get("stamps") or []
+                if len(stamps) >= 2 and stamps[-1] > stamps[0]:
+                    rates.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+        except (OSError, ValueError, TypeError, AttributeError, tarfile.TarError):
+            continue  # a bad shard or record: the run is done, its range must not stop it
+    return [float(min(rates)), float(max(rates))] if rates else None
+
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (TokenizerStage(), PretrainStage(), PosttrainStage(), PoseEncoderStage())

@@ -12,12 +12,15 @@ A run lives in a folder ``RUN_DIR``::
 Checkpoints are :func:`la_pose_core.model.checkpoint.save_checkpoint` files (atomic, config
 inside, ``weights_only``-loadable): ``extra`` holds ``stage``, ``step``, ``total_steps``,
 ``finished`` and ``trainer_state`` (optimizer, LR scheduler, every rank's RNG states and data
-position, outlier-filter window, counters). ``last.pt`` is written every ``checkpoint_every``
-steps, at the end, and when SIGTERM or SIGINT arrives: the handler only sets a flag, the loop
-finishes its step, the ranks agree to stop, the checkpoint is written and the run returns
-(exit status ``128 + signal``). A second signal aborts at once. ``resume=True`` reloads
-``last.pt`` and continues to the same final step; with the same world size and loader workers
-the data order, RNG streams and therefore the weights are those of an uninterrupted run.
+position, outlier-filter window, counters); ``model.pt`` has no ``trainer_state`` but
+``training_fps``, the clips' frame-rate range
+(:func:`~la_pose_core.training.stages.clip_fps_range`; ``la-pose evaluate`` warns outside it).
+``last.pt`` is written every ``checkpoint_every`` steps, at the end, and when SIGTERM or SIGINT
+arrives: the handler only sets a flag, the loop finishes its step, the ranks agree to stop, the
+checkpoint is written and the run returns (exit status ``128 + signal``). A second signal aborts
+at once. ``resume=True`` reloads ``last.pt`` and continues to the same final step; with the same
+world size and loader workers the data order, RNG streams and therefore the weights are those of
+an uninterrupted run.
 
 Step: ``grad_accum`` micro-batches (DDP gradient sync on the last only), bf16 autocast on CUDA
 (full precision on CPU), gradient clipping, AdamW (no weight decay on biases, norms and
@@ -79,7 +82,7 @@ from la_pose_core.training.run_files import (
 from la_pose_core.training.run_log import RunLog, StepRecord
 from la_pose_core.training.run_state import RunState
 from la_pose_core.training.schedule import default_warmup_steps, warmup_cosine
-from la_pose_core.training.stages import Stage, get_stage, unwrap
+from la_pose_core.training.stages import TRAINING_FPS_KEY, Stage, clip_fps_range, get_stage, unwrap
 
 MAX_NONFINITE_STEPS = 10
 
@@ -523,6 +526,7 @@ class Trainer:
                     "step": run.step,
                     "total_steps": options.steps,
                     "finished": True,
+                    TRAINING_FPS_KEY: clip_fps_range(self.urls),
                     **extra,
                 },
             )

@@ -1,5 +1,6 @@
 """``la-pose evaluate`` on the KITTI sample with an untrained tiny model: files, keys, the
-streaming estimator as the one inference path, frame selection, errors."""
+streaming estimator as the one inference path, frame selection, unreadable frames, the
+training frame-rate warning, TUM trajectories, errors."""
 
 import json
 import math
@@ -8,10 +9,15 @@ import shutil
 import numpy as np
 
 from la_pose_core.data.kitti import KittiSequence
-from la_pose_core.data.trajectory_io import read_kitti_poses
+from la_pose_core.data.shards import read_shard_metadata
+from la_pose_core.data.trajectory_io import read_kitti_poses, read_tum_trajectory
 from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.model.checkpoint import load_checkpoint, save_checkpoint
+from la_pose_core.model.config import get_config
+from la_pose_core.model.lapose import LAPosePosttrainer
+from la_pose_core.training import MODEL_FILE, Trainer, TrainOptions
 from test.core.bad_checkpoints import write_bad_checkpoints
-from test.core.training.helpers import la_pose
+from test.core.training.helpers import la_pose, write_tiny_shards
 
 METHODS = {"la_pose", "opencv_vo_gt_scale", "constant_velocity_gt_first_pair"}
 
@@ -86,3 +92,105 @@ def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, c
         assert la_pose(argv) == 2
         error = capsys.readouterr().err.strip().splitlines()
         assert len(error) == 1 and message in error[0], (argv, error)
+
+
+def test_evaluate_writes_tum_beside_each_kitti_trajectory(
+    tmp_path, kitti_sample, tiny_checkpoint, capsys
+):
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--sequence", str(kitti_sample)]
+    assert la_pose([*argv, "--out", str(out), "--max-frames", "21", "--clip-len", "3"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    trajectories = out / "trajectories"
+    for name in ("ground_truth", *METHODS):
+        stamps, poses = read_tum_trajectory(trajectories / f"{name}.tum")
+        np.testing.assert_allclose(stamps, report["used_stamps"], rtol=0, atol=1e-9)
+        kitti = read_kitti_poses(trajectories / f"{name}.txt")
+        np.testing.assert_allclose(poses, kitti, rtol=0, atol=1e-6)
+
+
+def _with_corrupt_frames(kitti_sample, folder, frames):
+    shutil.copytree(kitti_sample, folder)
+    for index in frames:
+        (folder / "image_0" / f"{index:06d}.png").write_bytes(b"\x89PNG garbage")
+    return folder
+
+
+def test_unreadable_frames_are_skipped_counted_and_reported(
+    tmp_path, kitti_sample, tiny_checkpoint, capsys
+):
+    sequence = _with_corrupt_frames(kitti_sample, tmp_path / "seq", [0, 10])  # 10: a used frame
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--sequence", str(sequence)]
+    assert la_pose([*argv, "--out", str(out), "--max-frames", "31", "--clip-len", "3"]) == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert printed["frames_read"] == 31 and printed["frames_unreadable"] == 2
+    warnings = [line for line in captured.err.splitlines() if "not a readable image" in line]
+    assert len(warnings) == 2 and "frame 0" in warnings[0] and "frame 10" in warnings[1]
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["frames_unreadable"] == 2 and report["unreadable_frames"] == [0, 10]
+    used = report["used_frames"]
+    assert used[0] == 1 and 10 not in used and len(used) == printed["frames_used"]
+    truth = read_kitti_poses(out / "trajectories" / "ground_truth.txt")
+    np.testing.assert_allclose(truth, KittiSequence(kitti_sample).world_from_cam[used], atol=1e-8)
+    for name in METHODS:  # every method on the model's used frames
+        assert len(read_kitti_poses(out / "trajectories" / f"{name}.txt")) == len(used)
+
+
+def test_too_few_readable_frames_is_one_line(tmp_path, kitti_sample, tiny_checkpoint, capsys):
+    sequence = _with_corrupt_frames(kitti_sample, tmp_path / "seq", [0, 1])
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--sequence", str(sequence)]
+    assert la_pose([*argv, "--out", str(tmp_path / "x"), "--max-frames", "3"]) == 2
+    error = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(error) == 1 and "2 of 3 frames are unreadable images: fewer than 2" in error[0]
+
+
+def _fps_warnings(tmp_path, kitti_sample, checkpoint, fps, capsys) -> list[str]:
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--sequence", str(kitti_sample)]
+    argv += ["--max-frames", "21", "--baselines", "none", "--clip-len", "3", "--fps", fps]
+    assert la_pose([*argv, "--out", str(tmp_path / f"fps{fps}")]) == 0
+    return [line for line in capsys.readouterr().err.splitlines() if "--fps" in line]
+
+
+def test_fps_outside_the_training_range_warns(tmp_path, kitti_sample, tiny_checkpoint, capsys):
+    # no recorded range: the paper's 1-4 fps
+    (warning,) = _fps_warnings(tmp_path, kitti_sample, tiny_checkpoint, "10", capsys)
+    assert warning.startswith("warning: --fps 10 is outside the 1-4 fps this model was trained at")
+    assert warning.endswith("its motion will be off")
+    assert _fps_warnings(tmp_path, kitti_sample, tiny_checkpoint, "2", capsys) == []
+    # a recorded range
+    config = get_config("tiny")
+    recorded = save_checkpoint(
+        tmp_path / "recorded.pt", LAPosePosttrainer(config), config, {"training_fps": [2.5, 3.5]}
+    )
+    (warning,) = _fps_warnings(tmp_path, kitti_sample, recorded, "2", capsys)
+    assert warning == (
+        "warning: --fps 2 is outside the 2.5-3.5 fps this model was trained at; its motion will "
+        "be off"
+    )
+    assert _fps_warnings(tmp_path, kitti_sample, recorded, "3", capsys) == []
+
+
+def test_training_records_the_clips_fps_range(tmp_path):
+    shards = tmp_path / "shards"
+    write_tiny_shards(shards, sequences=1, clips=4)
+    options = TrainOptions(
+        stage="posttrain",
+        run_dir=str(tmp_path / "run"),
+        data=[str(shards)],
+        config=get_config("tiny"),
+        steps=1,
+        batch_size=2,
+        checkpoint_every=0,
+        shuffle_buffer=2,
+        device="cpu",
+        progress=False,
+    )
+    assert Trainer(options).run().finished
+    rates = [
+        (meta["num_frames"] - 1) / (meta["stamps"][-1] - meta["stamps"][0])
+        for meta in read_shard_metadata(str(shards))
+    ]
+    recorded = load_checkpoint(tmp_path / "run" / MODEL_FILE).extra["training_fps"]
+    assert recorded == [min(rates), max(rates)] and 0.5 <= min(rates) <= max(rates) <= 6.0
