@@ -9,8 +9,11 @@ import argparse
 from la_pose_core.cli.common import fail, print_json
 from la_pose_core.data.synthetic.sequence import parse_size
 from la_pose_core.metrics import EVAL_CLIP_LEN
+from la_pose_ros.bags.defaults import DEFAULT_TIME_OFFSET_S
 from la_pose_ros.bags.reader import BadBag
-from la_pose_ros.bags.writer import FORMATS
+from la_pose_ros.bags.writer import FORMATS, bag_output_path
+
+OVERWRITE_HELP = "replace an existing output (by default it is refused)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,15 +63,23 @@ def _register_from_sequence(commands: argparse._SubParsersAction) -> None:
     )
     convert.add_argument("sequence", help="KITTI-layout folder")
     convert.add_argument(
-        "--out", required=True, help="output bag (folder for mcap/sqlite3, .bag for ros1)"
+        "--out",
+        required=True,
+        help="output bag (folder for mcap/sqlite3, .bag file for ros1: added when missing)",
     )
     convert.add_argument("--format", choices=FORMATS, default="mcap")
     convert.add_argument(
         "--compressed", action="store_true", help="CompressedImage (PNG) instead of Image"
     )
     convert.add_argument(
-        "--time-offset", type=float, default=0.0, help="seconds added to every stamp"
+        "--time-offset",
+        type=float,
+        default=DEFAULT_TIME_OFFSET_S,
+        metavar="SECONDS",
+        help=f"seconds added to every stamp of times.txt (default {DEFAULT_TIME_OFFSET_S:.0f}, "
+        "2023-11-14 UTC: tf2 and Foxglove treat stamps near 0 (1970) as invalid)",
     )
+    convert.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     convert.set_defaults(run=run_from_sequence)
 
 
@@ -80,6 +91,7 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
     replay.add_argument("bag", help="input bag (ROS 1 .bag, rosbag2 folder, .mcap or .db3)")
     replay.add_argument("--checkpoint", required=True)
     replay.add_argument("--out", required=True, help="output mcap bag folder")
+    replay.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     replay.add_argument("--image-topic", help="default: the bag's most frequent image topic")
     replay.add_argument(
         "--gt-topic",
@@ -160,9 +172,15 @@ def run_from_sequence(args: argparse.Namespace) -> int:
     from la_pose_ros.bags.from_sequence import sequence_to_bag
 
     frames = sequence_to_bag(
-        args.sequence, args.out, args.format, args.compressed, time_offset_s=args.time_offset
+        args.sequence,
+        args.out,
+        args.format,
+        args.compressed,
+        time_offset_s=args.time_offset,
+        overwrite=args.overwrite,
     )
-    print_json({"bag": args.out, "format": args.format, "frames": frames})
+    bag = str(bag_output_path(args.out, args.format))
+    print_json({"bag": bag, "format": args.format, "frames": frames})
     return 0
 
 
@@ -182,6 +200,7 @@ def run_replay(args: argparse.Namespace) -> int:
             precision=args.precision,
             clip_len=args.clip_len,
             refinement=RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge),
+            overwrite=args.overwrite,
         )
     except (BadBag, ConfigurationError) as error:
         fail(str(error))

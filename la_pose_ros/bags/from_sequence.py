@@ -1,6 +1,7 @@
 """``la-pose bag from-sequence``: a bag from a KITTI-layout folder (or the synthetic world).
 
-Topics written (stamps: the sequence's ``times.txt`` plus ``time_offset_s``):
+Topics written (stamps: the sequence's ``times.txt`` plus ``time_offset_s``, by default
+:data:`DEFAULT_TIME_OFFSET_S` so that the stamps are plausible wall-clock times, not 1970):
 
 - ``/camera/image_raw`` sensor_msgs/Image (mono8 or rgb8), or ``/camera/image_raw/compressed``
   sensor_msgs/CompressedImage (PNG, lossless) with ``compressed``;
@@ -15,6 +16,7 @@ Topics written (stamps: the sequence's ``times.txt`` plus ``time_offset_s``):
 from pathlib import Path
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo
 from tf2_msgs.msg import TFMessage
@@ -22,8 +24,9 @@ from tqdm import tqdm
 
 from la_pose_core.data import KittiSequence
 from la_pose_core.geometry import BASE_FROM_OPTICAL, inverse
+from la_pose_ros.bags.defaults import DEFAULT_TIME_OFFSET_S
 from la_pose_ros.bags.writer import BagWriter
-from la_pose_ros.messages import image_message, seconds_to_time, transform, transform_stamped
+from la_pose_ros.messages import image_message, transform, transform_stamped
 
 IMAGE_TOPIC = "/camera/image_raw"
 CAMERA_INFO_TOPIC = "/camera/camera_info"
@@ -63,18 +66,26 @@ def sequence_to_bag(
     format: str = "mcap",
     compressed: bool = False,
     base_from_camera: np.ndarray = BASE_FROM_OPTICAL,
-    time_offset_s: float = 0.0,
+    time_offset_s: float = DEFAULT_TIME_OFFSET_S,
     max_frames: int | None = None,
+    overwrite: bool = False,
 ) -> int:
-    """Write the bag; returns the number of frames written."""
+    """Write the bag; returns the number of frames written.
+
+    ``out`` gets ``.bag`` for ROS 1 when its name lacks it (see
+    :func:`la_pose_ros.bags.writer.bag_output_path`); an existing output raises
+    :class:`la_pose_ros.bags.writer.OutputExists` unless ``overwrite``.
+    """
     sequence = KittiSequence(sequence_dir)
     sequence.require_intrinsics()  # camera_info needs them: fail before writing anything
     count = len(sequence) if max_frames is None else min(max_frames, len(sequence))
     image_topic = IMAGE_TOPIC + ("/compressed" if compressed else "")
-    with BagWriter(out, format) as bag:
+    offset_ns = round(time_offset_s * 1e9)
+    with BagWriter(out, format, overwrite) as bag:
         for index in tqdm(range(count), desc="from-sequence", unit="frame", leave=False):
-            stamp_s = float(sequence.stamps[index]) + time_offset_s
-            stamp, stamp_ns = seconds_to_time(stamp_s), round(stamp_s * 1e9)
+            # integer nanoseconds: a float of ~1.7e9 s would round the stamps to ~0.2 us
+            stamp_ns = round(float(sequence.stamps[index]) * 1e9) + offset_ns
+            stamp = Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
             image = image_message(sequence.image(index), stamp, CAMERA_FRAME, compressed)
             bag.write(image_topic, image, stamp_ns)
             bag.write(CAMERA_INFO_TOPIC, camera_info_message(sequence, stamp), stamp_ns)

@@ -1,12 +1,14 @@
 """Reading bags of any format with rosbags' AnyReader: topics, images, ground-truth poses.
 
-A bag path is a ROS 1 ``.bag`` file, a rosbag2 folder (``metadata.yaml`` + storage files), or a
-lone ``.mcap`` / ``.db3`` file (read as a rosbag2 folder of one file). A bag that cannot be
-opened raises :class:`BadBag` with the reason; a message that cannot be deserialised or decoded
-is reported to the caller per message (see :func:`iter_images`).
+A bag path is a ROS 1 bag file (recognised by its ``#ROSBAG V2.0`` header whatever its name, so
+also without ``.bag``), a rosbag2 folder (``metadata.yaml`` + storage files), or a lone ``.mcap``
+/ ``.db3`` file (read as a rosbag2 folder of one file). A bag that cannot be opened raises
+:class:`BadBag` with the reason; a message that cannot be deserialised or decoded is reported to
+the caller per message (see :func:`iter_images`).
 """
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from la_pose_ros.image_decoding import BadImage, decode_image_message
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 POSE_TYPES = ("nav_msgs/msg/Odometry", "geometry_msgs/msg/PoseStamped")
+ROS1_MAGIC = b"#ROSBAG V2.0"  # the first bytes of every ROS 1 bag
 
 
 class BadBag(Exception):
@@ -35,21 +38,40 @@ class ImageFrame:
     message: object  # the deserialised rosbags message
 
 
+def is_ros1_bag(path: Path) -> bool:
+    """Whether ``path`` is a file that starts with the ROS 1 bag header."""
+    if not path.is_file():
+        return False
+    try:
+        with path.open("rb") as stream:
+            return stream.read(len(ROS1_MAGIC)) == ROS1_MAGIC
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def open_bag(path: str | Path) -> Iterator[AnyReader]:
     """``with open_bag(path) as reader:`` an open AnyReader; :class:`BadBag` if it won't open."""
     path = Path(path)
     if not path.exists():
         raise BadBag(f"{path}: no such bag")
-    reader = AnyReader([path], default_typestore=bag_typestore())
-    try:
-        reader.open()
-    except (AnyReaderError, OSError, ValueError, KeyError) as error:
-        raise BadBag(f"{path}: cannot open bag ({error})") from None
-    try:
-        yield reader
-    finally:
-        reader.close()
+    with contextlib.ExitStack() as stack:
+        readable = path
+        if path.suffix != ".bag" and is_ros1_bag(path):
+            # rosbags tells ROS 1 from rosbag2 by the suffix alone: read it through a .bag link
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="la_pose_bag_")))
+            readable = folder / f"{path.name}.bag"
+            readable.symlink_to(path.resolve())
+        try:
+            reader = AnyReader([readable], default_typestore=bag_typestore())
+            reader.open()
+        except (AnyReaderError, OSError, ValueError, KeyError) as error:
+            reason = str(error).replace(str(readable), str(path))
+            raise BadBag(f"{path}: cannot open bag ({reason})") from None
+        try:
+            yield reader
+        finally:
+            reader.close()
 
 
 def choose_topic(reader: AnyReader, topic: str | None, types: tuple[str, ...], what: str) -> str:

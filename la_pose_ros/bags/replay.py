@@ -7,6 +7,11 @@ bag) plus the node's outputs under the node's topic names. With a ground-truth t
 (nav_msgs/Odometry or geometry_msgs/PoseStamped of the vehicle) it also writes ``metrics.json``
 and ``trajectory.png`` beside the output bag, as ``la-pose evaluate`` does.
 
+The image and ground-truth topics are resolved (and the ground truth read) before the model is
+loaded or anything is written, so a wrong topic fails at once. The output bag appears under its
+name only when the whole replay (metrics included) succeeded; an existing one is refused unless
+``overwrite``, which replaces it (and a stale ``OUT_report`` folder) at the end.
+
 With test-time translation refinement (``refinement``, the CLI's ``--refine``) the outputs carry
 the refined translations, and the summary and ``metrics.json`` record the refinement file, its
 ``k`` and its mean cost per refined pair (``refinement.mean_ms``); ``"refinement": null`` when
@@ -37,7 +42,7 @@ from la_pose_ros.bags.reader import (
     open_bag,
     read_poses,
 )
-from la_pose_ros.bags.writer import BagWriter
+from la_pose_ros.bags.writer import BagWriter, check_output, remove_path
 from la_pose_ros.image_decoding import BadImage
 from la_pose_ros.pipeline import OdometryPipeline, load_estimator
 from la_pose_ros.settings import ModelSettings, NodeSettings
@@ -137,49 +142,53 @@ def replay_bag(
     precision: str = "fp32",
     clip_len: int = EVAL_CLIP_LEN,
     refinement: RefinementConfig | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Replay; returns a summary (frames, outputs, rejections by reason, refinement, metrics
     if gt).
 
     ``settings``: the node's parameters (None: the defaults, with the checkpoint's streaming
     config); ``checkpoint``, ``device``, ``precision`` and ``refinement`` (if given) override
-    their ``model`` and ``refinement`` sections.
+    their ``model`` and ``refinement`` sections. An existing ``out_bag`` raises
+    :class:`la_pose_ros.bags.writer.OutputExists` unless ``overwrite``.
     """
-    estimator, pipeline, refinement = replay_pipeline(
-        checkpoint, settings, device, precision, refinement
-    )
-    out_bag = Path(out_bag)
-    with open_bag(bag_path) as reader, BagWriter(out_bag, "mcap") as bag:
+    out_bag = check_output(out_bag, "mcap", overwrite)
+    report_dir = out_bag.parent / f"{out_bag.name}_report"
+    with open_bag(bag_path) as reader:
         topic = choose_topic(reader, image_topic, IMAGE_TYPES, "image")
-        replayed = replay_images(reader, topic, pipeline, bag)
-        copied = copy_input(reader, bag)
         ground_truth = (
             read_poses(reader, choose_topic(reader, gt_topic, POSE_TYPES, "pose"))
             if gt_topic
             else None
         )
-
-    summary = {
-        "bag": str(bag_path),
-        "image_topic": topic,
-        "images": replayed.images,
-        "used": len(replayed.stamps),
-        "rejected": dict(replayed.rejected),
-        "input_messages_copied": copied,
-        "output_bag": str(out_bag),
-        "refinement": refinement_summary(estimator, refinement),
-    }
-    if ground_truth is not None:
-        report_dir = out_bag.parent / f"{out_bag.name}_report"
-        trajectory = (np.asarray(replayed.stamps), np.stack(replayed.odom_from_base))
-        summary["metrics"] = evaluate_against(
-            ground_truth,
-            *trajectory,
-            pipeline,
-            report_dir,
-            clip_len,
-            extra={"refinement": summary["refinement"]},
+        estimator, pipeline, refinement = replay_pipeline(
+            checkpoint, settings, device, precision, refinement
         )
+        with BagWriter(out_bag, "mcap", overwrite) as bag:
+            replayed = replay_images(reader, topic, pipeline, bag)
+            copied = copy_input(reader, bag)
+            summary = {
+                "bag": str(bag_path),
+                "image_topic": topic,
+                "images": replayed.images,
+                "used": len(replayed.stamps),
+                "rejected": dict(replayed.rejected),
+                "input_messages_copied": copied,
+                "output_bag": str(out_bag),
+                "refinement": refinement_summary(estimator, refinement),
+            }
+            if ground_truth is not None:  # before the bag is kept: a failure leaves no bag
+                trajectory = (np.asarray(replayed.stamps), np.stack(replayed.odom_from_base))
+                summary["metrics"] = evaluate_against(
+                    ground_truth,
+                    *trajectory,
+                    pipeline,
+                    report_dir,
+                    clip_len,
+                    extra={"refinement": summary["refinement"]},
+                )
+            elif overwrite:
+                remove_path(report_dir)  # the old bag's metrics would describe another run
     return summary
 
 

@@ -3,10 +3,17 @@
 Messages are serialised with rclpy (CDR, byte-identical to what a ROS 2 node sends). For ROS 1
 bags they are migrated by rosbags' converter into ROS 1 definitions (``std_msgs/Header`` gains its
 ``seq``), as ``rosbags-convert`` does. Connections are created on first use of a topic.
+
+A bag is written into a hidden temporary folder beside its final path and moved there only when
+complete: a run that fails midway leaves nothing under the final name (and nothing that blocks a
+re-run). An existing output is refused with :class:`OutputExists` (an ``OSError``: one line from
+``la-pose``) unless ``overwrite``, which replaces it once the new bag is complete.
 """
 
 import contextlib
 import io
+import shutil
+import tempfile
 from pathlib import Path
 
 from rclpy.serialization import serialize_message
@@ -20,6 +27,36 @@ from rosbags.typesys.store import Typestore
 from la_pose_ros.bags.typestore import bag_typestore
 
 FORMATS = ("mcap", "sqlite3", "ros1")
+ROS1_SUFFIX = ".bag"
+
+
+class OutputExists(FileExistsError):
+    """The output bag is there already (and ``overwrite`` was not asked for)."""
+
+
+def bag_output_path(path: str | Path, format: str) -> Path:
+    """Where a bag of ``format`` is written: ROS 1 bags get ``.bag`` when their name lacks it."""
+    path = Path(path)
+    if format == "ros1" and path.suffix != ROS1_SUFFIX:
+        path = path.with_name(path.name + ROS1_SUFFIX)
+    return path
+
+
+def check_output(path: str | Path, format: str, overwrite: bool = False) -> Path:
+    """The output path (see :func:`bag_output_path`); :class:`OutputExists` if it exists and not
+    ``overwrite``."""
+    path = bag_output_path(path, format)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise OutputExists(f"{path} exists already (pass --overwrite to replace it)")
+    return path
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file, link or folder tree (nothing if absent)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def message_type_name(message) -> str:
@@ -39,30 +76,52 @@ def ros1_typestore(ros2: Typestore) -> Typestore:
 class BagWriter:
     """Context manager: ``with BagWriter(path, "mcap") as bag: bag.write(topic, msg, stamp_ns)``.
 
-    ``path``: a folder for rosbag2 formats (created; must not exist), a ``.bag`` file for ROS 1.
+    ``path``: a folder for rosbag2 formats, a ``.bag`` file for ROS 1 (the suffix is added when
+    missing; ``self.path`` is the real path). It must not exist unless ``overwrite``. The bag
+    appears there when the ``with`` block ends without an exception; after one, nothing does.
     """
 
-    def __init__(self, path: str | Path, format: str = "mcap") -> None:
+    def __init__(self, path: str | Path, format: str = "mcap", overwrite: bool = False) -> None:
         if format not in FORMATS:
             raise ValueError(f"bag format must be one of {FORMATS}, got {format!r}")
-        self.path = Path(path)
+        self.path = check_output(path, format, overwrite)
         self.format = format
+        self.overwrite = overwrite
         self.typestore = bag_typestore()
         self.ros1_converters: dict[str, object] = {}
         if format == "ros1":
             self.ros1 = ros1_typestore(self.typestore)
-            self.writer = Ros1Writer(self.path)
-        else:
-            plugin = StoragePlugin.MCAP if format == "mcap" else StoragePlugin.SQLITE3
-            self.writer = Ros2Writer(self.path, version=9, storage_plugin=plugin)
         self.connections: dict[str, object] = {}
+        self.staging: Path | None = None  # the temporary folder while open
 
     def __enter__(self) -> "BagWriter":
-        self.writer.open()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(
+            tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        )
+        partial = self.staging / self.path.name  # same name: rosbag2 names its files after it
+        try:
+            if self.format == "ros1":
+                self.writer = Ros1Writer(partial)
+            else:
+                plugin = StoragePlugin.MCAP if self.format == "mcap" else StoragePlugin.SQLITE3
+                self.writer = Ros2Writer(partial, version=9, storage_plugin=plugin)
+            self.writer.open()
+        except BaseException:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            raise
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.writer.close()
+    def __exit__(self, exc_type, *exc_info) -> None:
+        staging, self.staging = self.staging, None
+        try:
+            self.writer.close()
+            if exc_type is None:
+                check_output(self.path, self.format, self.overwrite)  # none appeared meanwhile
+                remove_path(self.path)
+                (staging / self.path.name).rename(self.path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def write(self, topic: str, message, stamp_ns: int) -> None:
         """Write an rclpy message at bag time ``stamp_ns``."""

@@ -14,7 +14,7 @@ from sensor_msgs.msg import Image
 
 from la_pose_core.data import KittiSequence
 from la_pose_core.geometry import BASE_FROM_OPTICAL, inverse
-from la_pose_ros.bags.from_sequence import sequence_to_bag
+from la_pose_ros.bags.from_sequence import DEFAULT_TIME_OFFSET_S, sequence_to_bag
 from la_pose_ros.bags.reader import BadBag, choose_topic, iter_images, open_bag, read_poses
 from la_pose_ros.bags.replay import replay_bag
 from test.ros.harness import Client, free_domain_id, write_test_checkpoint
@@ -52,10 +52,16 @@ def test_from_sequence_round_trips_in_every_format(
         for index, frame in enumerate(frames):
             assert frame.error is None
             np.testing.assert_array_equal(frame.image, sequence.image(index))  # lossless
-            assert frame.stamp == pytest.approx(sequence.stamps[index], abs=1e-9)
+            stamp = frame.message.header.stamp  # times.txt plus the default epoch offset, exact
+            expected_ns = round(sequence.stamps[index] * 1e9) + round(DEFAULT_TIME_OFFSET_S * 1e9)
+            assert stamp.sec * 10**9 + stamp.nanosec == expected_ns
+            assert frame.stamp - DEFAULT_TIME_OFFSET_S == pytest.approx(
+                sequence.stamps[index], abs=1e-6
+            )  # float64 seconds near 1.7e9 resolve ~0.2 us
             assert frame.message.header.frame_id == "camera_optical"
         stamps, world_from_base = read_poses(reader, "/ground_truth/odometry")
-        np.testing.assert_allclose(stamps, sequence.stamps[:FRAMES], atol=1e-9)
+        offset_free = stamps - DEFAULT_TIME_OFFSET_S
+        np.testing.assert_allclose(offset_free, sequence.stamps[:FRAMES], atol=1e-6)
         expected = BASE_FROM_OPTICAL @ sequence.world_from_cam[:FRAMES] @ inverse(BASE_FROM_OPTICAL)
         np.testing.assert_allclose(world_from_base, expected, atol=1e-9)
         info = next(

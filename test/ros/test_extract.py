@@ -14,7 +14,7 @@ from la_pose_core.data import KittiSequence
 from la_pose_core.data.shards import ClipShardDataset, read_shard_metadata
 from la_pose_core.geometry import adjacent_relative_poses
 from la_pose_ros.bags.extract import ExtractOptions, extract_bag, extract_bags
-from la_pose_ros.bags.from_sequence import sequence_to_bag
+from la_pose_ros.bags.from_sequence import DEFAULT_TIME_OFFSET_S, sequence_to_bag
 from la_pose_ros.bags.writer import BagWriter
 from la_pose_ros.messages import image_message
 
@@ -50,7 +50,7 @@ def test_a_truncated_bag_is_reported_and_the_others_still_extract(bags, tmp_path
     for shard in summary["shards"]:
         for meta in read_shard_metadata(shard):
             assert meta["image_size"] == list(SIZE)
-            stamps = np.asarray(meta["source_stamps"])
+            stamps = np.asarray(meta["source_stamps"]) - DEFAULT_TIME_OFFSET_S
             indices = [int(np.argmin(np.abs(sequence.stamps - s))) for s in stamps]
             expected = adjacent_relative_poses(sequence.world_from_cam[indices])
             got = adjacent_relative_poses(np.asarray(meta["world_from_cam"]).reshape(-1, 4, 4))

@@ -1,0 +1,6 @@
+"""Defaults of the bag tools, in a module light enough for the CLI to import while parsing."""
+
+# Seconds ``from-sequence`` adds to a sequence's stamps (which start near 0) unless told
+# otherwise: 2023-11-14 22:13:20 UTC. Stamps near 0 (1970) are treated as invalid or unset by
+# tf2 buffers, Foxglove and other tools.
+DEFAULT_TIME_OFFSET_S = 1_700_000_000.0
