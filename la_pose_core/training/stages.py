@@ -248,7 +248,7 @@ class PretrainStage(Stage):
 
     def build(self, config, init, options) -> nn.Module:
         model = LAPosePretrainer(config, _initial_tokenizer(config, init))
-        if "pretrainer" in init.modules:  # continue an earlier pretraining whole
+        if init is not None and "pretrainer" in init.modules:  # continue a pretraining whole
             model.load_state_dict(init.modules["pretrainer"].state_dict())
         return model
 
