@@ -259,7 +259,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from la_pose_core.evaluation import write_report
-    from la_pose_core.inference.preprocess import input_vertical_fov
+    from la_pose_core.geometry import input_vertical_fov
 
     if args.max_frames is not None and args.max_frames < 2:
         fail(f"--max-frames must be at least 2, got {args.max_frames}")

@@ -3,7 +3,6 @@
 Entry point: :class:`PoseEstimator` (``step(image, stamp)``, ``reset()``). ROS-free.
 """
 
-from la_pose_core.geometry.image_crop import center_crop_box, input_vertical_fov
 from la_pose_core.inference.estimator import (
     RESET,
     TRACKING,
@@ -23,8 +22,6 @@ __all__ = [
     "PoseEstimator",
     "Selection",
     "StepResult",
-    "center_crop_box",
     "estimate_clip",
-    "input_vertical_fov",
     "preprocess_image",
 ]

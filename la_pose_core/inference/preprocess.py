@@ -2,9 +2,9 @@
 
 The crop removes the excess rows (or columns) equally from both sides so the kept region has
 the model's width:height ratio; the resize (bilinear, antialiased) then brings it to the model
-size without distortion. Cropping rows narrows the vertical field of view, resizing does not:
-:func:`input_vertical_fov` gives the FoV the model sees (the pose head's FoV target). The crop
-geometry lives in :mod:`la_pose_core.geometry.image_crop` (shared with the shard reader).
+size without distortion. Cropping rows narrows the vertical field of view, resizing does not.
+The crop geometry lives in :mod:`la_pose_core.geometry.image_crop` (shared with the shard
+reader), with ``input_vertical_fov``: the FoV the model sees (the pose head's FoV target).
 
 Images are uint8, ``(H, W)`` greyscale (replicated to 3 channels) or ``(H, W, 3)`` RGB
 (convert BGR sources first).
@@ -16,10 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from la_pose_core.geometry.image_crop import center_crop_box, input_vertical_fov
-
-# input_vertical_fov lives with the crop; re-exported for the callers that import it from here
-__all__ = ["input_vertical_fov", "preprocess_image"]
+from la_pose_core.geometry.image_crop import center_crop_box
 
 
 def preprocess_image(
