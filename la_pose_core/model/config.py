@@ -74,6 +74,13 @@ class InverseDynamicsConfig:
     # dynamics model) at unit scale. Off in the older presets: with ViT-style std-0.02 weights
     # through six layers the decoded action is ~1e-6 of the tokens and pretraining ignores it.
     normalized_bottleneck: bool = False
+    # How the normalized bottleneck normalises its code: "layer" (each code to zero mean and
+    # unit variance over its k entries) or "batch" (each of the k dimensions over the batch's
+    # pairs, running statistics at inference, no parameters). A latent action is ~99 % one
+    # constant vector (the learned query): "layer" keeps that constant, which reaches every
+    # forward-dynamics token as a bias 10x the code embeddings while what differs between pairs
+    # enters at 1/10 of it; "batch" removes it, so only what differs between pairs remains.
+    code_norm: str = "layer"
     correlation_radius: int = 0  # cells; > 0 adds frame-to-frame motion features (xfeat only)
     # cost-volume levels: 1 at the descriptors' resolution; each further one on 2x pooled
     # descriptors, doubling the reach (frame_features.MotionFeatures)

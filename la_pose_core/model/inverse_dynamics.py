@@ -47,18 +47,34 @@ from la_pose_core.model.layers import KeyValueCache, SpaceTimeBlock, init_transf
 MIN_DT_S = 1e-3  # frame intervals are clamped to this before the log
 
 
+CODE_NORMS = ("layer", "batch")
+
+
+def _code_norm(code_dim: int, norm: str) -> nn.Module:
+    """Parameter-free normalisation of ``(N, k)`` codes: per code, or per dimension over the
+    batch (:class:`~torch.nn.BatchNorm1d`: running statistics in eval mode)."""
+    if norm == "layer":
+        return nn.LayerNorm(code_dim, elementwise_affine=False)
+    if norm == "batch":
+        return nn.BatchNorm1d(code_dim, affine=False)
+    raise ValueError(f"inverse_dynamics.code_norm must be one of {CODE_NORMS}, got {norm!r}")
+
+
 class ActionBottleneck(nn.Module):
     """Two 3-layer MLPs: ``d -> hidden -> hidden -> k`` (encode) and back (decode).
 
-    ``normalized``: the code goes through a LayerNorm (no parameters) and
-    :meth:`reset_parameters` gives the MLPs Kaiming weights, so signal and gradient keep their
-    scale through all six layers (see ``InverseDynamicsConfig.normalized_bottleneck``).
+    ``normalized``: the code goes through a parameter-free LayerNorm (``norm="layer"``) or
+    BatchNorm (``"batch"``) and :meth:`reset_parameters` gives the MLPs Kaiming weights, so
+    signal and gradient keep their scale through all six layers (see
+    ``InverseDynamicsConfig.normalized_bottleneck`` and ``code_norm``).
     """
 
-    def __init__(self, dim: int, hidden: int, code_dim: int, normalized: bool = False) -> None:
+    def __init__(
+        self, dim: int, hidden: int, code_dim: int, normalized: bool = False, norm: str = "layer"
+    ) -> None:
         super().__init__()
         self.normalized = normalized
-        self.code_norm = nn.LayerNorm(code_dim, elementwise_affine=False) if normalized else None
+        self.code_norm = _code_norm(code_dim, norm) if normalized else None
         self.encoder = nn.Sequential(
             nn.Linear(dim, hidden), nn.GELU(),
             nn.Linear(hidden, hidden), nn.GELU(),
@@ -81,8 +97,10 @@ class ActionBottleneck(nn.Module):
 
     def encode(self, actions: Tensor) -> Tensor:
         """``(..., d)`` latent actions -> ``(..., k)`` bottleneck codes."""
-        codes = self.encoder(actions)
-        return self.code_norm(codes) if self.code_norm is not None else codes
+        codes = self.encoder(actions)  # (..., k)
+        if self.code_norm is None:
+            return codes
+        return self.code_norm(codes.reshape(-1, codes.shape[-1])).reshape(codes.shape)
 
     def decode(self, codes: Tensor) -> Tensor:
         """``(..., k)`` bottleneck codes -> ``(..., d)`` decoded actions."""
@@ -127,7 +145,11 @@ class InverseDynamics(nn.Module):
         )
         self.norm = nn.LayerNorm(cfg.dim)
         self.bottleneck = ActionBottleneck(
-            cfg.dim, cfg.bottleneck_hidden, cfg.bottleneck_dim, cfg.normalized_bottleneck
+            cfg.dim,
+            cfg.bottleneck_hidden,
+            cfg.bottleneck_dim,
+            cfg.normalized_bottleneck,
+            cfg.code_norm,
         )
         self.apply(init_transformer_weights)
         self.bottleneck.reset_parameters()

@@ -95,11 +95,14 @@ class LAPosePosttrainer(nn.Module):
         """Freeze (or release, for fine-tuning) the inverse dynamics backbone."""
         self.backbone_frozen = frozen
         self.inverse_dynamics.requires_grad_(not frozen)
-        self.inverse_dynamics.train(self.training and not frozen)
+        self.train(self.training)
 
     def train(self, mode: bool = True) -> LAPosePosttrainer:
         super().train(mode)
         self.inverse_dynamics.train(mode and not self.backbone_frozen)
+        # the action bottleneck serves the forward dynamics model only: its batch statistics
+        # (code_norm "batch") stay as pretrained
+        self.inverse_dynamics.bottleneck.eval()
         return self
 
     def forward(

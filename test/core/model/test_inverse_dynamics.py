@@ -7,6 +7,7 @@ import torch
 
 from la_pose_core.model.config import get_config
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
+from la_pose_core.model.lapose import LAPosePosttrainer
 
 CONFIG = get_config("tiny")
 
@@ -106,3 +107,41 @@ def test_the_normalized_bottleneck_carries_the_action_at_unit_scale():
     assert float(plain["decoded_actions"].std()) < 1e-3
     assert float(normalized["bottleneck_codes"].std()) == pytest.approx(1.0, abs=0.05)
     assert 0.3 < float(normalized["decoded_actions"].std()) < 3.0
+
+
+def test_batch_code_norm_keeps_only_what_differs_between_pairs():
+    """A latent action is mostly one constant vector: a per-code LayerNorm keeps it (codes of
+    different pairs nearly equal), the per-dimension batch norm removes it."""
+    torch.manual_seed(0)
+    frames = torch.rand(4, CONFIG.clip_len, 3, CONFIG.image_height, CONFIG.image_width)
+    layer = make_model(normalized_bottleneck=True).train()
+    batch = make_model(normalized_bottleneck=True, code_norm="batch").train()
+    with torch.no_grad():
+        layer_codes = layer(frames)["bottleneck_codes"].flatten(0, 1)  # (B (T-1), k)
+        batch_codes = batch(frames)["bottleneck_codes"].flatten(0, 1)
+    spread = lambda codes: float(codes.std(0).mean() / codes.pow(2).mean().sqrt())  # noqa: E731
+    assert spread(layer_codes) < 0.5 and spread(batch_codes) > 0.95
+    torch.testing.assert_close(
+        batch_codes.mean(0), torch.zeros(CONFIG.inverse_dynamics.bottleneck_dim), atol=1e-5, rtol=0
+    )
+    # eval: running statistics, so a clip's codes do not depend on the rest of its batch
+    batch.eval()
+    with torch.no_grad():
+        alone = batch(frames[:1])["bottleneck_codes"]
+        together = batch(frames)["bottleneck_codes"][:1]
+    torch.testing.assert_close(alone, together, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="code_norm"):
+        make_model(normalized_bottleneck=True, code_norm="group")
+
+
+def test_post_training_never_changes_the_bottleneck_statistics():
+    config = dataclasses.replace(
+        CONFIG,
+        inverse_dynamics=dataclasses.replace(
+            CONFIG.inverse_dynamics, normalized_bottleneck=True, code_norm="batch"
+        ),
+    )
+    model = LAPosePosttrainer(config, freeze_backbone=False).train()
+    assert model.inverse_dynamics.training and not model.inverse_dynamics.bottleneck.training
+    model.freeze_backbone(False)
+    assert not model.inverse_dynamics.bottleneck.training
