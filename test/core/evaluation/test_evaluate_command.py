@@ -15,9 +15,10 @@ from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.model.checkpoint import load_checkpoint, save_checkpoint
 from la_pose_core.model.config import get_config
 from la_pose_core.model.lapose import LAPosePosttrainer
-from la_pose_core.training import MODEL_FILE, Trainer, TrainOptions
+from la_pose_core.training import MODEL_FILE, Trainer
 from test.core.bad_checkpoints import write_bad_checkpoints
 from test.core.training.helpers import la_pose, write_tiny_shards
+from test.core.training.test_trainer import options
 
 METHODS = {"la_pose", "opencv_vo_gt_scale", "constant_velocity_gt_first_pair"}
 
@@ -175,19 +176,8 @@ def test_fps_outside_the_training_range_warns(tmp_path, kitti_sample, tiny_check
 def test_training_records_the_clips_fps_range(tmp_path):
     shards = tmp_path / "shards"
     write_tiny_shards(shards, sequences=1, clips=4)
-    options = TrainOptions(
-        stage="posttrain",
-        run_dir=str(tmp_path / "run"),
-        data=[str(shards)],
-        config=get_config("tiny"),
-        steps=1,
-        batch_size=2,
-        checkpoint_every=0,
-        shuffle_buffer=2,
-        device="cpu",
-        progress=False,
-    )
-    assert Trainer(options).run().finished
+    run = options(tmp_path, shards, steps=1, shuffle_buffer=2)
+    assert Trainer(run).run().finished
     rates = [
         (meta["num_frames"] - 1) / (meta["stamps"][-1] - meta["stamps"][0])
         for meta in read_shard_metadata(str(shards))
