@@ -255,13 +255,13 @@ def _add_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
     _add_input_arguments(parser, stage)
     _add_optimizer_arguments(parser, stage)
     _add_checkpoint_arguments(parser, stage)
-    if stage.name == "posttrain":
+    if stage.backbone_options:
         _add_posttrain_arguments(parser)
     if stage.fixed_clip_len:
         _add_clip_length_arguments(parser)
     if stage.supports_outlier_filter:
         _add_outlier_arguments(parser)
-    if stage.name != "tokenizer":
+    if stage.augments_clips:
         _add_augmentation_arguments(parser)
     _add_runtime_arguments(parser)
 

@@ -77,7 +77,7 @@ class TrainOptions:
     progress: bool = True
 
     def validate(self) -> None:
-        get_stage(self.stage)
+        stage = get_stage(self.stage)
         positive = {
             "steps": self.steps,
             "batch_size": self.batch_size,
@@ -105,38 +105,39 @@ class TrainOptions:
             raise ValueError(f"--precision must be one of {PRECISIONS}")
         if self.config is None and self.init is None:
             raise ValueError("give --config (a preset name or a JSON file), or --init")
-        if self.virtual_actions is not None and self.stage != "posttrain":
+        if self.virtual_actions is not None and not stage.backbone_options:
             raise ValueError("--virtual-actions is a post-training option")
         unknown = sorted(set(self.virtual_motions) - set(VIRTUAL_MOTIONS))
         if unknown or not self.virtual_motions:
             raise ValueError(f"--virtual-motions: choose from {', '.join(VIRTUAL_MOTIONS)}")
         if self.virtual_weight < 0:
             raise ValueError(f"--virtual-weight must not be negative, got {self.virtual_weight}")
-        if self.val_data is not None and self.stage == "pretrain" and self.batch_size < 2:
+        if self.val_data is not None and stage.validation_needs_two_clips and self.batch_size < 2:
             raise ValueError("pretraining validation shuffles latent actions: --batch-size >= 2")
         if not 0.0 <= self.virtual_rotation <= 1.0:
             raise ValueError(f"--virtual-rotation must be in [0, 1], got {self.virtual_rotation}")
         self.virtual_rotation_options()  # checks zoom and schedule
         if not 0.0 <= self.mirror <= 1.0:
             raise ValueError(f"--mirror must be in [0, 1], got {self.mirror}")
-        if self.mirror > 0 and self.stage == "tokenizer":
+        if self.mirror > 0 and not stage.augments_clips:
             raise ValueError("--mirror is for the clip stages, not the tokenizer")
-        if self.virtual_rotation > 0 and self.stage == "tokenizer":
+        if self.virtual_rotation > 0 and not stage.augments_clips:
             raise ValueError("--virtual-rotation is for the clip stages, not the tokenizer")
         if self.cache_latents:
-            self._check_latent_cache()
+            self._check_latent_cache(stage.backbone_options)
         if self.clip_len_sampling not in CLIP_LEN_SAMPLING:
             raise ValueError(f"--clip-len-sampling must be one of {CLIP_LEN_SAMPLING}")
         if self.clip_len_sampling != "fixed":
-            if self.stage == "tokenizer":
+            if not stage.fixed_clip_len:
                 raise ValueError("--clip-len-sampling is for the clip stages, not the tokenizer")
             if self.min_clip_len < 2 or not self.clip_len_decay > 0:
                 raise ValueError("--min-clip-len must be at least 2 and --clip-len-decay > 0")
 
-    def _check_latent_cache(self) -> None:
-        """``cache_latents`` needs a backbone whose output for a clip never changes."""
+    def _check_latent_cache(self, backbone_options: bool) -> None:
+        """``cache_latents`` needs a backbone whose output for a clip never changes (and a stage
+        with ``backbone_options``)."""
         checks = (
-            (self.stage != "posttrain", "is for post-training"),
+            (not backbone_options, "is for post-training"),
             (self.finetune_backbone, "needs a frozen backbone (not --finetune-backbone)"),
             (self.virtual_rotation > 0, "cannot keep clips re-rendered every epoch "
              "(--virtual-rotation)"),

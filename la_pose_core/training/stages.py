@@ -22,8 +22,9 @@ loss, and which parts go into its checkpoints:
     checkpoint continues it whole (head included); no ``--init`` trains on a randomly
     initialised backbone (an ablation). Saves ``posttrainer``, which
     :meth:`la_pose_core.inference.estimator.PoseEstimator.from_checkpoint` loads. Option
-    ``virtual_actions`` (a ``pose-encoder`` model file of the same backbone) adds encoded rare
-    motions to every batch (:mod:`la_pose_core.pose_autoencoder.virtual_actions`).
+    ``virtual_actions`` (a ``pose-encoder`` model file of the same backbone) makes it a
+    :class:`VirtualActionStage`, which adds encoded rare motions to every batch
+    (:mod:`la_pose_core.pose_autoencoder.virtual_actions`).
 ``pose-encoder``
     trains the Camera Pose Auto-Encoder's
     :class:`~la_pose_core.model.pose_encoder.PoseEncoder` teacher-student against a frozen
@@ -153,6 +154,14 @@ class Stage:
     fixed_clip_len: bool = True
     init_sections: tuple[str, ...] = field(default_factory=tuple)
     init_on_resume: bool = False  # --init is read again by a resumed run (a frozen teacher)
+    # The stage-specific options a stage takes (TrainOptions.validate and the command line ask):
+    augments_clips: bool = True  # --mirror, --virtual-rotation
+    backbone_options: bool = False  # --finetune-backbone, --cache-latents, --virtual-actions
+    validation_needs_two_clips: bool = False  # its validation shuffles within a batch
+
+    def for_options(self, options: TrainOptions) -> Stage:
+        """The stage that runs with ``options`` (itself, or a variant some options choose)."""
+        return self
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
         """Why ``init``'s weights cannot serve a run with ``config`` (empty: they can)."""
@@ -208,6 +217,7 @@ class TokenizerStage(Stage):
             default_lr=3e-4,
             fixed_clip_len=False,
             init_sections=("image_height", "image_width", "tokenizer"),
+            augments_clips=False,
         )
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
@@ -238,6 +248,7 @@ class PretrainStage(Stage):
             init_required=True,
             default_lr=3e-4,
             init_sections=("image_height", "image_width", "tokenizer"),
+            validation_needs_two_clips=True,
         )
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
@@ -282,6 +293,8 @@ class PretrainStage(Stage):
 
 
 class PosttrainStage(Stage):
+    logged_terms = ("loss", *POSE_TERMS)
+
     def __init__(self) -> None:
         super().__init__(
             name="posttrain",
@@ -291,7 +304,11 @@ class PosttrainStage(Stage):
             default_lr=1e-3,
             supports_outlier_filter=True,
             init_sections=("image_height", "image_width", "clip_len", "inverse_dynamics"),
+            backbone_options=True,
         )
+
+    def for_options(self, options: TrainOptions) -> Stage:
+        return self if options.virtual_actions is None else VIRTUAL_ACTION_STAGE
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
         problems = super().config_problems(config, init)
@@ -314,48 +331,85 @@ class PosttrainStage(Stage):
         # The action bottleneck feeds the forward dynamics model only, not the pose head: it
         # stays as pretrained (DDP also needs every trainable parameter to get a gradient).
         model.inverse_dynamics.bottleneck.requires_grad_(False)
-        if options.virtual_actions is None:
-            return model
-        encoder = _pose_encoder_for(options.virtual_actions, model.inverse_dynamics)
-        return VirtualActionPosttrainer(
-            model, encoder, options.virtual_weight, tuple(options.virtual_motions)
-        )
+        return model
 
     def parts(self, model: nn.Module) -> dict[str, nn.Module]:
-        return {"posttrainer": getattr(model, "posttrainer", model)}
+        return {"posttrainer": model}
 
     def check_batch(self, batch: dict[str, Any], config: LAPoseConfig) -> None:
         super().check_batch(batch, config)
         _check_posed(batch, self.name)
 
     def step(self, model, batch, device, per_sample) -> StepOutput:
-        """``batch`` holds ``frames`` or, with ``--cache-latents``, the frozen backbone's
-        ``latent_actions`` ``(B, T-1, d)`` (:mod:`la_pose_core.training.latent_cache`)."""
+        dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
+        targets = PoseTargets.from_relative_poses(
+            batch["relative_poses"].numpy(), batch["fov"].numpy()
+        ).to(device)
+        outputs = self.outputs(model, batch, device, dt, targets)
+        terms = {name: outputs[name].detach() for name in self.logged_terms}
+        losses, unfiltered = None, None
+        if per_sample:
+            losses = unwrap(model).pose_loss.per_sample(outputs, targets)  # (B,)
+            unfiltered = self.unfiltered_loss(outputs)
+        return StepOutput(outputs["loss"], terms, losses, dt.shape[0], unfiltered)
+
+    def outputs(
+        self,
+        model: nn.Module,
+        batch: dict[str, Any],
+        device: torch.device,
+        dt: Tensor,
+        targets: PoseTargets,
+    ) -> dict[str, Tensor]:
+        """The model's outputs for ``batch``'s clips: from its ``frames`` or, with
+        ``--cache-latents``, the frozen backbone's ``latent_actions`` ``(B, T-1, d)``
+        (:mod:`la_pose_core.training.latent_cache`)."""
         frames, latents = (
             batch[name].to(device, non_blocking=True) if name in batch else None
             for name in ("frames", "latent_actions")
         )  # (B, T, 3, H, W), (B, T-1, d)
-        dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
-        relative_poses, fov = batch["relative_poses"].numpy(), batch["fov"].numpy()
-        targets = PoseTargets.from_relative_poses(relative_poses, fov).to(device)
-        virtual = isinstance(unwrap(model), VirtualActionPosttrainer)
         if latents is not None:
-            outputs = model(None, dt, targets, latent_actions=latents)
-        elif virtual:
-            motions = unwrap(model).virtual_motions
-            poses, intervals, _ = virtual_clips(relative_poses, batch["dt"].numpy(), motions)
-            virtual_targets = PoseTargets.from_relative_poses(poses, fov).to(device)
-            outputs = model(frames, dt, targets, poses, intervals, virtual_targets)
-        else:
-            outputs = model(frames, dt, targets)
-        names = ("loss", *POSE_TERMS) + (("loss_real", "loss_virtual") if virtual else ())
-        terms = {name: outputs[name].detach() for name in names}
-        losses, unfiltered = None, None
-        if per_sample:
-            losses = unwrap(model).pose_loss.per_sample(outputs, targets)  # (B,)
-            if virtual:
-                unfiltered = outputs["loss"] - outputs["loss_real"]  # the virtual term
-        return StepOutput(outputs["loss"], terms, losses, dt.shape[0], unfiltered)
+            return model(None, dt, targets, latent_actions=latents)
+        return model(frames, dt, targets)
+
+    def unfiltered_loss(self, outputs: dict[str, Tensor]) -> Tensor | None:
+        """The part of ``outputs["loss"]`` the outlier filter never drops (none here)."""
+        return None
+
+
+class VirtualActionStage(PosttrainStage):
+    """Post-training with virtual clips (``--virtual-actions``): a
+    :class:`~la_pose_core.pose_autoencoder.virtual_actions.VirtualActionPosttrainer` adds, per
+    real clip, the pose loss of an encoded rare motion; checkpoints hold the posttrainer only."""
+
+    logged_terms = (*PosttrainStage.logged_terms, "loss_real", "loss_virtual")
+
+    def build(self, config, init, options) -> nn.Module:
+        model = super().build(config, init, options)
+        encoder = _pose_encoder_for(options.virtual_actions, model.inverse_dynamics)
+        return VirtualActionPosttrainer(
+            model, encoder, options.virtual_weight, tuple(options.virtual_motions)
+        )
+
+    def parts(self, model: nn.Module) -> dict[str, nn.Module]:
+        return {"posttrainer": model.posttrainer}
+
+    def outputs(self, model, batch, device, dt, targets) -> dict[str, Tensor]:
+        """The real clips' outputs (from their frames) with those of one virtual clip each,
+        drawn from the model's ``virtual_motions``."""
+        frames = batch["frames"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+        motions = unwrap(model).virtual_motions
+        poses, intervals, _ = virtual_clips(
+            batch["relative_poses"].numpy(), batch["dt"].numpy(), motions
+        )  # (B, T-1, 4, 4), (B, T-1)
+        virtual_targets = PoseTargets.from_relative_poses(poses, batch["fov"].numpy())
+        return model(frames, dt, targets, poses, intervals, virtual_targets.to(device))
+
+    def unfiltered_loss(self, outputs: dict[str, Tensor]) -> Tensor | None:
+        return outputs["loss"] - outputs["loss_real"]  # the virtual term
+
+
+VIRTUAL_ACTION_STAGE = VirtualActionStage()
 
 
 def _check_posed(batch: dict[str, Any], stage: str) -> None:

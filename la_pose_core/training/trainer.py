@@ -129,7 +129,7 @@ class Trainer:
         options.validate()
         self.options = options
         self.resume = resume
-        self.stage: Stage = get_stage(options.stage)
+        self.stage: Stage = get_stage(options.stage).for_options(options)
         self.stop_signal: int | None = None
         self.step_hooks: list[Callable[[Trainer, int], None]] = []
         self._previous_handlers: dict[int, Any] = {}
@@ -205,7 +205,7 @@ class Trainer:
             raise ValueError(
                 f"--outlier-filter is for post-training (noisy pose labels), not {stage.name}"
             )
-        if options.finetune_backbone and stage.name != "posttrain":
+        if options.finetune_backbone and not stage.backbone_options:
             raise ValueError("--finetune-backbone is a post-training option")
         resolved = dataclasses.replace(
             options,

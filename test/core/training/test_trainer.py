@@ -253,3 +253,15 @@ def test_every_trainable_parameter_gets_a_gradient(stage, finetune):
         backbone = [n for n in trainable if n.startswith("inverse_dynamics.")]
         assert bool(backbone) == finetune
         assert output.per_sample.shape == (2,)
+
+
+def test_virtual_actions_run_a_stage_of_their_own():
+    """The options choose the stage's variant once; no step asks the model's type."""
+    from la_pose_core.training.stages import VirtualActionStage, get_stage
+
+    plain = TrainOptions(stage="posttrain", run_dir="unused", data=[], config=TINY)
+    posttrain = get_stage("posttrain")
+    assert posttrain.for_options(plain) is posttrain
+    virtual = posttrain.for_options(dataclasses.replace(plain, virtual_actions="encoder.pt"))
+    assert isinstance(virtual, VirtualActionStage) and virtual.name == "posttrain"
+    assert get_stage("pretrain").for_options(plain) is get_stage("pretrain")
