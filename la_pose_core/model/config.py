@@ -129,6 +129,11 @@ class PoseHeadConfig:
     rotation_loss: str = "quaternion_l1"
     # Learned uncertainty weighting: each term becomes w * L * exp(-s) + s with a learnable s.
     learned_uncertainty: bool = False
+    # Standardise each latent-action dimension before the head ("batch": a parameter-free
+    # BatchNorm over the batch's pairs, running statistics at inference; "none": as is). A
+    # backbone whose latent actions differ between pairs by ~2 % of their size
+    # (code_norm "batch") gives a head that ignores them and predicts one motion for all.
+    input_norm: str = "none"
 
 
 @dataclass

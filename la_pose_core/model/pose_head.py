@@ -25,6 +25,16 @@ from la_pose_core.geometry.scale import SCALE_FLOOR_METRES
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.layers import MLP, TransformerBlock, init_transformer_weights
 
+INPUT_NORMS = ("none", "batch")
+
+
+def _input_norm(dim: int, norm: str) -> nn.Module | None:
+    if norm == "none":
+        return None
+    if norm == "batch":
+        return nn.BatchNorm1d(dim, affine=False)
+    raise ValueError(f"pose_head.input_norm must be one of {INPUT_NORMS}, got {norm!r}")
+
 
 class PoseHead(nn.Module):
     """Non-causal transformer over ``[scale token, a_0, ..., a_{P-1}]`` (see module docstring)."""
@@ -32,6 +42,7 @@ class PoseHead(nn.Module):
     def __init__(self, config: LAPoseConfig) -> None:
         super().__init__()
         cfg = config.pose_head
+        self.input_norm = _input_norm(config.inverse_dynamics.dim, cfg.input_norm)
         self.input_proj = nn.Linear(config.inverse_dynamics.dim, cfg.dim)
         self.scale_token = nn.Parameter(torch.zeros(cfg.dim))  # (D,)
         self.blocks = nn.ModuleList(
@@ -59,6 +70,9 @@ class PoseHead(nn.Module):
             ``translation`` ``(B, P, 3)``: metric translation ``t~ * max(s, 1)``, metres.
         """
         batch, pairs = latent_actions.shape[:2]
+        if self.input_norm is not None:  # per dimension, over the batch's pairs
+            flat = self.input_norm(latent_actions.reshape(batch * pairs, -1))  # (B P, d)
+            latent_actions = flat.reshape(batch, pairs, -1)  # (B, P, d)
         pair_tokens = self.input_proj(latent_actions)  # (B, P, D)
         scale_token = self.scale_token.expand(batch, 1, -1)  # (B, 1, D)
         x = torch.cat((scale_token, pair_tokens), dim=1)  # (B, 1 + P, D)

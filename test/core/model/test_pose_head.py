@@ -168,3 +168,29 @@ def test_an_unknown_rotation_loss_is_refused():
         dataclasses.replace(
             CONFIG, pose_head=dataclasses.replace(CONFIG.pose_head, rotation_loss="geodesic")
         )
+
+
+def test_batch_input_norm_lets_the_head_see_small_differences_between_pairs():
+    """Latent actions that are one constant vector plus 2 % of differences: standardised per
+    dimension (running statistics in eval), the differences reach the head at unit scale."""
+    torch.manual_seed(0)
+    config = dataclasses.replace(
+        CONFIG, pose_head=dataclasses.replace(CONFIG.pose_head, input_norm="batch")
+    )
+    head = PoseHead(config).train()
+    dim = CONFIG.inverse_dynamics.dim
+    latents = torch.randn(dim) + 0.02 * torch.randn(8, 5, dim)  # (B, P, d)
+    head(latents)
+    standardised = head.input_norm(latents.reshape(-1, dim))  # (B P, d)
+    assert float(standardised.std(0).mean()) == pytest.approx(1.0, abs=0.05)
+    head.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            head(latents[:1])["translation"], head(latents)["translation"][:1], rtol=0, atol=1e-5
+        )
+    with pytest.raises(ValueError, match="input_norm"):
+        PoseHead(
+            dataclasses.replace(
+                config, pose_head=dataclasses.replace(config.pose_head, input_norm="layer")
+            )
+        )
