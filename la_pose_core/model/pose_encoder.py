@@ -25,7 +25,10 @@ import torch
 from torch import Tensor, nn
 
 from la_pose_core.geometry import translation_quaternion_from_pose
-from la_pose_core.model.config import LAPoseConfig
+from la_pose_core.model.config import LAPoseConfig, PoseEncoderConfig
+
+# the constructor's defaults are the config's: one home for them
+_DEFAULTS = PoseEncoderConfig()
 
 POSE_COORDINATES = 3 + 4  # translation + quaternion
 SIGN_EPS = 1e-9  # |component| below this counts as zero when choosing the quaternion sign
@@ -72,7 +75,7 @@ class FourierFeatures(nn.Module):
 class PoseEncoder(nn.Module):
     """Relative pose (and optional frame rate) -> latent action ``(..., d)``.
 
-    Args:
+    Args (defaults: :class:`~la_pose_core.model.config.PoseEncoderConfig`'s):
         latent_dim: ``d``, the latent-action size of the inverse dynamics model
             (``config.inverse_dynamics.dim``).
         fourier_levels: ``L``, Fourier frequencies per coordinate.
@@ -85,10 +88,10 @@ class PoseEncoder(nn.Module):
     def __init__(
         self,
         latent_dim: int,
-        fourier_levels: int = 6,
-        hidden: tuple[int, ...] = (64, 128, 256),
-        use_fps: bool = False,
-        translation_scale: float = 1.0,
+        fourier_levels: int = _DEFAULTS.fourier_levels,
+        hidden: tuple[int, ...] = tuple(_DEFAULTS.hidden),
+        use_fps: bool = _DEFAULTS.use_fps,
+        translation_scale: float = _DEFAULTS.translation_scale,
     ) -> None:
         super().__init__()
         if translation_scale <= 0:

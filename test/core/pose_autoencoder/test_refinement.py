@@ -15,7 +15,7 @@ LATENT_DIM = 32
 @pytest.fixture(scope="module")
 def encoder() -> PoseEncoder:
     torch.manual_seed(0)
-    return PoseEncoder(LATENT_DIM).eval()
+    return PoseEncoder(LATENT_DIM, use_fps=False, translation_scale=1.0).eval()
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_cost_per_call_is_printed(encoder: PoseEncoder) -> None:
 
 def test_bank_with_frame_rates() -> None:
     torch.manual_seed(1)
-    encoder = PoseEncoder(LATENT_DIM, use_fps=True).eval()
+    encoder = PoseEncoder(LATENT_DIM, use_fps=True, translation_scale=1.0).eval()
     poses = driving_motions(np.random.default_rng(6), (50,))
     fps = np.where(np.arange(50) % 2 == 0, 2.0, 4.0)  # (N,)
     bank = MotionBank.from_relative_poses(poses, encoder, source="posttrain:synthetic", fps=fps)

@@ -64,7 +64,7 @@ def test_fit_drives_the_latent_distance_down(use_fps: bool, with_head: bool) -> 
     teacher = LinearTeacher(seed=1, use_fps=use_fps)
     train = make_batches(teacher, seed=2, count=8)
     held_out = make_batches(teacher, seed=3, count=1)[0]
-    encoder = PoseEncoder(LATENT_DIM, use_fps=use_fps)
+    encoder = PoseEncoder(LATENT_DIM, use_fps=use_fps, translation_scale=1.0)
     head, loss = tiny_head_and_loss() if with_head else (None, None)
     before = latent_distance(encoder, held_out)
     history = fit_pose_encoder(
@@ -89,7 +89,7 @@ def test_full_objective_trains_the_encoder_only() -> None:
     train = make_batches(teacher, seed=2, count=2)
     pose_head, pose_loss = tiny_head_and_loss()
     head_before = {k: v.clone() for k, v in pose_head.state_dict().items()}
-    encoder = PoseEncoder(LATENT_DIM)
+    encoder = PoseEncoder(LATENT_DIM, use_fps=False, translation_scale=1.0)
     encoder_before = {k: v.clone() for k, v in encoder.state_dict().items()}
     history = fit_pose_encoder(
         encoder, train, steps=5, lr=1e-3, pose_head=pose_head, pose_loss=pose_loss
@@ -109,7 +109,7 @@ def test_loss_terms_and_pose_weight() -> None:
     torch.manual_seed(0)
     batch = make_batches(LinearTeacher(seed=1, use_fps=False), seed=2, count=1)[0]
     pose_head, pose_loss = tiny_head_and_loss()
-    encoder = PoseEncoder(LATENT_DIM)
+    encoder = PoseEncoder(LATENT_DIM, use_fps=False, translation_scale=1.0)
     args = (batch.teacher_latents, batch.relative_poses, batch.fov)
     losses = teacher_student_loss(encoder, pose_head, pose_loss, *args, pose_weight=0.5)
     assert losses["student_latents"].shape == (CLIPS, PAIRS, LATENT_DIM)
@@ -134,7 +134,7 @@ def test_with_the_real_frozen_inverse_dynamics_teacher() -> None:
     with torch.no_grad():
         latents = teacher(frames, dt)["latent_actions"]  # (B, T-1, d)
     poses = driving_motions(np.random.default_rng(0), (2, config.clip_len - 1))
-    encoder = PoseEncoder(config.inverse_dynamics.dim, use_fps=True)
+    encoder = PoseEncoder(config.inverse_dynamics.dim, use_fps=True, translation_scale=1.0)
     losses = teacher_student_loss(
         encoder, PoseHead(config).eval(), PoseLoss(config.pose_head), latents, poses, FOV, 1 / 0.5
     )
