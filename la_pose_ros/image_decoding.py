@@ -5,9 +5,11 @@ else (colour, alpha dropped, Bayer demosaiced, YUV 4:2:2 converted); 16-bit is s
 Colour conversions are rosbags-image's (by duck typing, it reads rclpy messages directly).
 
 Every way a message can be malformed raises :class:`BadImage` with a one-line reason, so the
-node logs it and skips the frame: unknown encoding, zero size, a size over the limit or
+node logs it and skips the frame: unknown encoding, an encoding that is no camera image
+(floating-point or signed pixels: ``32FC1``, ``64FC1``, ``16SC1``..., depth maps and other
+measurements: "unsupported encoding '32FC1' (...)"), zero size, a size over the limit or
 different from the stream's, a ``step`` too small for the width, ``data`` shorter or longer than
-``step * height``, an undecodable compressed payload.
+``step * height``, an undecodable compressed payload or one that decodes to such pixels.
 """
 
 import cv2
@@ -16,6 +18,7 @@ from rosbags.image import ImageConversionError, ImageError, ImageFormatError
 from rosbags.image.image import convert_color, to_cvtype
 
 UNSUPPORTED_PREFIXES = ("nv",)  # 4:2:0 planar: data is 1.5 x height rows, rare on cameras
+PIXEL_TYPES = (np.dtype(np.uint8), np.dtype(np.uint16))  # what a camera image holds
 
 
 class BadImage(ValueError):
@@ -30,6 +33,9 @@ def check_size(width: int, height: int, max_width: int, max_height: int) -> None
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 as it is, uint16 scaled to 8 bit; any other pixel type is :class:`BadImage`."""
+    if image.dtype not in PIXEL_TYPES:
+        raise BadImage(f"unsupported pixel type {image.dtype} (not a camera image)")
     return image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8)
 
 
@@ -42,6 +48,11 @@ def decode_raw(msg, max_width: int, max_height: int) -> np.ndarray:
         bits, _, typestr, channels = to_cvtype(msg.encoding)
     except (ImageFormatError, ImageError, KeyError, ValueError) as error:
         raise BadImage(f"unsupported encoding {msg.encoding!r} ({error})") from None
+    if np.dtype(typestr) not in PIXEL_TYPES:
+        raise BadImage(
+            f"unsupported encoding {msg.encoding!r} ({np.dtype(typestr)} pixels: not a camera "
+            "image, e.g. a depth map)"
+        )
     row_bytes = msg.width * channels * np.dtype(typestr).itemsize
     if msg.step < row_bytes:
         raise BadImage(f"step {msg.step} < {row_bytes} bytes of a {msg.width}-pixel row")

@@ -80,3 +80,32 @@ def test_compressed_images_decode():
 def test_malformed_messages_raise_bad_image(make, reason):
     with pytest.raises(BadImage, match=reason):
         decode_image_message(make())
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pixels"),
+    [
+        ("32FC1", RNG.random((6, 8), dtype=np.float32)),
+        ("32FC1", np.full((6, 8), np.nan, np.float32)),
+        ("64FC1", RNG.random((6, 8))),
+        ("64FC1", np.full((6, 8), np.nan)),
+        ("32FC3", RNG.random((6, 8, 3), dtype=np.float32)),
+        ("16SC1", RNG.integers(-100, 100, (6, 8), dtype=np.int16)),
+        ("8SC1", RNG.integers(-100, 100, (6, 8), dtype=np.int8)),
+    ],
+)
+def test_float_and_signed_encodings_are_one_unsupported_encoding_line(encoding, pixels):
+    """Depth maps and other measurements are not camera images: the same one-line reason as
+    any other unsupported encoding, not a numpy error."""
+    with pytest.raises(BadImage) as raised:
+        decode_image_message(raw(encoding, pixels))
+    message = str(raised.value)
+    assert message.startswith(f"unsupported encoding {encoding!r}") and "\n" not in message
+
+
+def test_a_floating_point_compressed_image_is_refused():
+    ok, tiff = cv2.imencode(".tiff", RNG.random((6, 8), dtype=np.float32))
+    assert ok
+    message = CompressedImage(format="tiff", data=array.array("B", tiff.tobytes()))
+    with pytest.raises(BadImage, match="unsupported pixel type float32"):
+        decode_image_message(message)
