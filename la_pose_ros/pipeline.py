@@ -16,6 +16,7 @@ from tf2_msgs.msg import TFMessage
 
 from la_pose_core.geometry import inverse
 from la_pose_core.inference.estimator import PoseEstimator, StepResult
+from la_pose_core.inference.frame_selector import Selection
 from la_pose_core.model.checkpoint import NotACheckpointError
 from la_pose_core.model.config import StreamingConfig
 from la_pose_core.odometry import OdometryEstimate, VehicleOdometry
@@ -28,6 +29,11 @@ OUTPUTS = ("odometry", "tf", "tf_static", "path", "relative_pose", "latent_actio
 """Keys of :attr:`PipelineOutput.messages` (topics: see the node and replay)."""
 
 DEFAULT_CAMERA_FRAME = "camera_optical"
+
+
+class BadStamp(BadImage):
+    """A frame whose stamp is off the track's timeline (an outlier, or one of the first frames
+    of a new timeline): not used, the track and the odometry unchanged."""
 
 
 class ConfigurationError(ValueError):
@@ -86,7 +92,16 @@ class PipelineOutput:
 
 
 class OdometryPipeline:
-    """Stateful: feed every image message of one camera stream in stamp order."""
+    """Stateful: feed every image message of one camera stream in stamp order.
+
+    Bad input raises :class:`BadImage` with a one-line reason and leaves the track as it was:
+    a malformed image; a stamp off the track's timeline (:class:`BadStamp`: a lone outlier is
+    never used; tracking restarts when a new timeline persists, see
+    :mod:`la_pose_core.inference.frame_selector`); an image whose size differs from the
+    track's. The image size is that of the first frame of the track: a new track (after
+    :meth:`reset`, or a restart on a new timeline) takes the size of its first frame, so a
+    camera that changed resolution is accepted again after a reset.
+    """
 
     def __init__(self, estimator: PoseEstimator, settings: NodeSettings) -> None:
         self.estimator = estimator
@@ -94,35 +109,51 @@ class OdometryPipeline:
         self.base_from_camera = settings.camera_extrinsics.matrix()
         self.odometry = VehicleOdometry(self.base_from_camera, settings.covariance)
         self.path = Path()
-        self.stream_size: tuple[int, int] | None = None  # (height, width) of the first image
+        self.stream_size: tuple[int, int] | None = None  # (height, width) of the track's images
         self.previous_used_stamp = None  # builtin_interfaces/Time of the previous used image
         self.static_tf_sent = False
 
     def reset(self) -> None:
-        """Forget the track and the odometry: the next image starts at the identity."""
+        """Forget the track and the odometry: the next image starts at the identity, with its
+        own size."""
         self.estimator.reset()
         self.odometry.reset()
         self.path.poses = []
         self.previous_used_stamp = None
+        self.stream_size = None
 
     def process(self, message) -> PipelineOutput | None:
         """One sensor_msgs/Image or CompressedImage (rclpy or rosbags object).
 
-        Returns None when the estimator does not use the frame (frame-rate selection); raises
-        :class:`BadImage` for a malformed image (nothing changes then).
+        Returns None when the estimator does not use the frame (frame-rate selection). Raises
+        :class:`BadImage` for a malformed image or one of another size than the track's
+        (nothing changes then), :class:`BadStamp` for a stamp off the track's timeline (only
+        the frame selector's count of a new timeline changes).
         """
         limits = self.settings.input
         image = decode_image_message(message, limits.max_image_width, limits.max_image_height)
-        if self.stream_size is None:
-            self.stream_size = image.shape[:2]
-        elif image.shape[:2] != self.stream_size:
+        stamp = messages.stamp_to_seconds(message.header.stamp)
+        selector = self.estimator.selector
+        selection = selector.decide(stamp)
+        if selection is Selection.OUTLIER:
+            selector.select(stamp)  # counts towards a new timeline
+            raise BadStamp(
+                f"stamp off the track's timeline ({stamp:.3f} s, track at "
+                f"{selector.last_seen:.3f} s; frame {selector.candidate_frames} of the "
+                f"{selector.confirm_frames} in a row that restart tracking on a new timeline)"
+            )
+        size = image.shape[:2]
+        if self.stream_size is not None and size != self.stream_size and not selection.restarts:
             height, width = self.stream_size
             raise BadImage(
-                f"image is {image.shape[1]}x{image.shape[0]}, the stream is {width}x{height}"
+                f"image is {size[1]}x{size[0]}, the stream is {width}x{height} (a new size "
+                "is taken when tracking restarts: call ~/reset)"
             )
-        result = self.estimator.step(image, messages.stamp_to_seconds(message.header.stamp))
+        result = self.estimator.step(image, stamp)
         if result is None:
             return None
+        if selection.restarts:
+            self.stream_size = size
         estimate = self.odometry.update(
             result.stamp, result.previous_stamp, result.translation, result.quaternion
         )

@@ -3,8 +3,10 @@
 :meth:`PoseEstimator.step` does, per incoming image:
 
 1. frame selection by stamp (:mod:`.frame_selector`): frames come in at camera rate, the model
-   sees about ``streaming.target_fps``; skipped frames return None. A stamp going backwards or a
-   gap over ``streaming.max_gap_s`` clears the state, and the frame starts a new track;
+   sees about ``streaming.target_fps``; skipped frames return None. A lone stamp off the
+   track's timeline (backwards, or over ``streaming.max_gap_s`` ahead) is an outlier: skipped,
+   the track unchanged. A new timeline that persists (a few frames in a row) clears the state,
+   and its frame starts a new track;
 2. preprocessing (:mod:`.preprocess`): centre crop to the model aspect, resize, [0, 1] floats;
 3. the inverse dynamics model on that one frame, against the cached temporal keys/values of the
    previous frames of the window (at most ``clip_len`` frames;
@@ -48,7 +50,7 @@ from la_pose_core.pose_autoencoder.refinement import RefinementConfig, Translati
 
 WARMING_UP = "warming_up"  # the window holds fewer than clip_len frames
 TRACKING = "tracking"  # the window is full
-RESET = "reset"  # this frame restarted tracking (stamp went backwards, or too long a gap)
+RESET = "reset"  # this frame restarted tracking (a new timeline: backwards, or after a gap)
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,8 @@ class PoseEstimator:
             image: uint8 ``(H, W)`` greyscale or ``(H, W, 3)`` RGB, any size.
             stamp: capture time in seconds.
         Returns:
-            None if the frame is not used (too soon after the last used one, or a duplicate);
+            None if the frame is not used (too soon after the last used one, a duplicate, or an
+            outlier stamp: ``self.selector`` tells which);
             otherwise the :class:`StepResult` of this frame.
         """
         selection = self.selector.select(stamp)

@@ -7,8 +7,9 @@ from builtin_interfaces.msg import Time
 from la_pose_core.data import KittiSequence
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.pose_autoencoder.refinement import RefinementConfig
-from la_pose_ros.messages import image_message
-from la_pose_ros.pipeline import ConfigurationError, OdometryPipeline, load_estimator
+from la_pose_ros.image_decoding import BadImage
+from la_pose_ros.messages import image_message, seconds_to_time
+from la_pose_ros.pipeline import BadStamp, ConfigurationError, OdometryPipeline, load_estimator
 from la_pose_ros.settings import ModelSettings, NodeSettings
 from test.core.bad_checkpoints import write_bad_checkpoints
 from test.ros.harness import write_test_checkpoint
@@ -54,3 +55,57 @@ def test_a_file_that_is_not_a_checkpoint_is_one_configuration_error(tmp_path):
         message = str(raised.value)
         expected = f"{bad} is not an LA-Pose checkpoint: {reason}"
         assert message.startswith(expected) and "\n" not in message, message
+
+
+def stamped(image: np.ndarray, seconds: float):
+    return image_message(image, seconds_to_time(seconds), "camera")
+
+
+@pytest.fixture
+def pipeline(tmp_path):
+    estimator = PoseEstimator.from_checkpoint(str(write_test_checkpoint(tmp_path / "t.pt")), "cpu")
+    return OdometryPipeline(estimator, NodeSettings())  # 2 fps
+
+
+def test_a_lone_outlier_stamp_is_rejected_and_odometry_goes_on(kitti_sample, pipeline):
+    sequence = KittiSequence(kitti_sample)
+    frames = [sequence.image(i) for i in range(8)]
+    for index in range(4):
+        assert pipeline.process(stamped(frames[index], 100.0 + 0.5 * index)) is not None
+    for outlier in (101.5 + 1e6, 0.0):
+        with pytest.raises(BadStamp, match="off the track's timeline") as raised:
+            pipeline.process(stamped(frames[4], outlier))
+        assert isinstance(raised.value, BadImage) and "\n" not in str(raised.value)
+    output = pipeline.process(stamped(frames[4], 102.0))
+    assert output.result.previous_stamp == 101.5  # the track went on
+    assert len(output.messages["path"].poses) == 5 and "relative_pose" in output.messages
+    # a timeline that persists restarts tracking (and odometry: it went backwards) on its
+    # third frame
+    for stamp in (10.0, 10.5):
+        with pytest.raises(BadStamp):
+            pipeline.process(stamped(frames[5], stamp))
+    output = pipeline.process(stamped(frames[6], 11.0))
+    assert output.result.state == "reset" and output.estimate.started_over
+    assert len(output.messages["path"].poses) == 1
+
+
+def test_a_reset_or_a_restarted_track_accepts_a_new_image_size(kitti_sample, pipeline):
+    sequence = KittiSequence(kitti_sample)
+    big = [sequence.image(i) for i in range(4)]
+    small = [image[:200, :600].copy() for image in big]
+    assert pipeline.process(stamped(big[0], 10.0)) is not None
+    with pytest.raises(BadImage, match="the stream is"):  # mid-track: refused
+        pipeline.process(stamped(small[1], 10.5))
+    assert pipeline.process(stamped(big[1], 10.5)) is not None
+    pipeline.reset()
+    assert pipeline.process(stamped(small[2], 11.0)) is not None  # after a reset: the new size
+    assert pipeline.process(stamped(small[3], 11.5)) is not None
+    with pytest.raises(BadImage, match="the stream is 600x200"):
+        pipeline.process(stamped(big[2], 12.0))
+    # a restarted track (after a gap: the third frame of the new timeline) takes the new size
+    for stamp in (30.0, 30.5):
+        with pytest.raises(BadStamp):
+            pipeline.process(stamped(big[2], stamp))
+    output = pipeline.process(stamped(big[3], 31.0))
+    assert output is not None and output.result.state == "reset"
+    assert pipeline.stream_size == big[3].shape[:2]

@@ -79,6 +79,10 @@ def test_time_going_backwards_or_jumping_restarts_the_track(estimator, restart_s
     frames = images(8)
     for i in range(5):
         estimator.step(frames[i], 10.0 + 0.5 * i)
+    # a new timeline restarts the track once it persists: its first two frames are outliers
+    assert estimator.step(frames[5], restart_stamp - 0.2) is None
+    assert estimator.step(frames[5], restart_stamp - 0.1) is None
+    assert estimator.stream.frames_seen == 5  # outliers leave the track untouched
     restarted = estimator.step(frames[5], restart_stamp)
     assert restarted.state == RESET
     assert restarted.previous_stamp is None and restarted.translation is None

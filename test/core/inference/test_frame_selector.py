@@ -1,4 +1,5 @@
-"""Frame selection by stamp: target rate under jitter, duplicates, drops, time going backwards."""
+"""Frame selection by stamp: target rate under jitter, duplicates, drops, time going backwards,
+outlier stamps and new timelines."""
 
 import numpy as np
 
@@ -20,7 +21,7 @@ def test_a_jittery_10_hz_camera_is_thinned_to_about_2_fps():
 
 
 def test_duplicates_are_skipped_and_backwards_or_gaps_restart():
-    frames = selector()
+    frames = FrameSelector(target_fps=2.0, rate_tolerance=0.1, max_gap_s=1.5, confirm_frames=1)
     decisions = [frames.select(s) for s in (10.0, 10.0, 10.5, 10.5, 10.2, 10.7, 12.5)]
     assert decisions == [
         Selection.START,
@@ -34,3 +35,60 @@ def test_duplicates_are_skipped_and_backwards_or_gaps_restart():
     assert all(d.restarts for d in (Selection.START, *decisions[4:5], decisions[6]))
     frames.reset()
     assert frames.select(0.0) is Selection.START
+
+
+def test_a_lone_outlier_stamp_is_rejected_and_the_track_goes_on():
+    """One frame stamped far ahead (+1e6 s), at 0 or slightly out of order does not touch the
+    track: it is an outlier, and the next frames on the old timeline continue it."""
+    for outlier in (10.5 + 1e6, 0.0, 10.45):
+        frames = selector()
+        assert [frames.select(s) for s in (10.0, 10.5)] == [Selection.START, Selection.KEEP]
+        decision = frames.select(outlier)
+        assert decision is Selection.OUTLIER and not decision.kept and not decision.restarts
+        assert (frames.last_kept, frames.last_seen) == (10.5, 10.5)
+        assert [frames.select(s) for s in (10.6, 11.0, 11.5)] == [
+            Selection.SKIP,
+            Selection.KEEP,
+            Selection.KEEP,
+        ]
+
+
+def test_a_new_timeline_restarts_tracking_once_it_persists():
+    frames = selector()  # confirm_frames=3 by default
+    for s in (10.0, 10.5, 11.0):
+        frames.select(s)
+    # a bag loop: three frames in a row consistent with each other, not with the track
+    assert [frames.select(s) for s in (2.0, 2.1, 2.2, 2.3, 2.7)] == [
+        Selection.OUTLIER,
+        Selection.OUTLIER,
+        Selection.RESET_BACKWARDS,  # the third frame of the new timeline begins the new track
+        Selection.SKIP,
+        Selection.KEEP,
+    ]
+    # a real gap (a camera that stopped for 5 s) restarts the same way
+    assert [frames.select(s) for s in (7.7, 7.8, 7.9)] == [
+        Selection.OUTLIER,
+        Selection.OUTLIER,
+        Selection.RESET_GAP,
+    ]
+    # outliers that are not consistent with each other never restart: each one starts over
+    assert all(frames.select(s) is Selection.OUTLIER for s in (1e6, 0.0, 5e5, 1.0, 9e5))
+    assert frames.select(8.4) is Selection.KEEP  # the track is still there
+
+
+def test_decide_does_not_change_the_state():
+    frames = selector()
+    assert frames.decide(3.0) is Selection.START
+    frames.select(3.0)
+    for _ in range(5):
+        assert frames.decide(0.0) is Selection.OUTLIER
+    assert frames.select(0.0) is Selection.OUTLIER and frames.select(0.1) is Selection.OUTLIER
+    assert frames.decide(0.2) is Selection.RESET_BACKWARDS
+    assert frames.decide(3.5) is Selection.KEEP
+
+
+def test_one_confirmation_frame_restarts_at_once():
+    frames = FrameSelector(target_fps=2.0, rate_tolerance=0.1, max_gap_s=1.5, confirm_frames=1)
+    frames.select(10.0)
+    assert frames.select(5.0) is Selection.RESET_BACKWARDS
+    assert frames.select(9.0) is Selection.RESET_GAP
