@@ -1,9 +1,21 @@
-"""Helpers shared by the CLI subcommands: errors and JSON output."""
+"""Helpers shared by the CLI subcommands: errors, JSON output, the device argument.
 
+Light on purpose (no torch at import): every command module imports it while the command line
+is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
 import sys
 from typing import Any, NoReturn
 
 from la_pose_core.json_output import dumps
+
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N (the N-th CUDA device)"
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 class CommandError(Exception):
@@ -16,3 +28,31 @@ def fail(message: str) -> NoReturn:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(dumps(value) + "\n")
+
+
+def device_arg(text: str) -> str:
+    """The ``--device`` type of every command: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Returns the text (lower case, spaces stripped); anything else is a usage error naming the
+    accepted forms. Whether the device exists is checked when the command runs
+    (:func:`check_device`), not while parsing.
+    """
+    device = text.strip().lower()
+    if not _DEVICE.fullmatch(device):
+        raise argparse.ArgumentTypeError(f"expected {DEVICE_CHOICES}, got {text!r}")
+    return device
+
+
+def check_device(device: str, option: str = "--device") -> None:
+    """A one-line :class:`CommandError` when ``device`` (from :func:`device_arg`) names a CUDA
+    device this machine does not have (imports torch: call it when the command runs)."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        fail(f"{option} {device}: CUDA is not available on this machine")
+    index = int(device.partition(":")[2] or 0)
+    count = torch.cuda.device_count()
+    if index >= count:
+        fail(f"{option} {device}: this machine has {count} CUDA device(s) (cuda:0-{count - 1})")

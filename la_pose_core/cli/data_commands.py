@@ -1,12 +1,33 @@
-"""``la-pose synth`` (render a synthetic drive) and ``la-pose shards`` (clips -> tar shards)."""
+"""``la-pose synth`` (render a synthetic drive) and ``la-pose shards`` (clips -> tar shards).
+
+The clips must fit the model config they will train: ``pretrain`` and ``posttrain`` take only
+clips of the config's ``clip_len`` frames (frames of any size are cropped and resized to the
+config's when read). ``shards --config NAME`` cuts clips for a preset (its clip length and
+frame size); without it, ``--clip-len`` and ``--size`` default to the paper config's 16 frames
+at 960x448. ``la-pose train tokenizer``, which takes clips of any length, warns in one line
+when its shards' clips will not fit its config's later stages (:func:`clip_fit_warning`).
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from la_pose_core.cli.common import fail, print_json
+from la_pose_core.cli.defaults import (
+    CLIP_LEN,
+    FRAME_SIZE,
+    IMAGE_FORMAT,
+    IMAGE_FORMATS,
+    JPEG_QUALITY,
+    PRESET_CLIPS,
+    PRESET_NAMES,
+)
+
+if TYPE_CHECKING:
+    from la_pose_core.training.options import TrainOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +48,7 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("--frames", type=int, required=True, help="number of frames")
     synth.add_argument("--seed", type=int, default=0, help="world and drive seed (default 0)")
-    synth.add_argument("--size", default="960x448", help="WxH pixels (default 960x448)")
+    synth.add_argument("--size", default=FRAME_SIZE, help=f"WxH pixels (default {FRAME_SIZE})")
     synth.add_argument("--fps", type=float, default=10.0, help="frame rate (default 10)")
     synth.add_argument(
         "--fov-deg", type=float, default=None, help="vertical field of view (default: by seed)"
@@ -59,7 +80,9 @@ def _register_shards(subparsers: argparse._SubParsersAction) -> None:
         help="sample training clips of a sequence into WebDataset tar shards",
         description="Clips of --clip-len frames at a frame rate drawn in [--min-fps, "
         "--max-fps], by timestamp, optionally time-reversed; written as PNG/JPEG frames plus "
-        "meta.json (format: la_pose_core.data.shards). Prints a JSON summary.",
+        "meta.json (format: la_pose_core.data.shards). Pretraining and post-training need "
+        "clips of their config's clip_len: --config NAME cuts them for a preset. Prints a "
+        "JSON summary.",
     )
     _add_shard_source_arguments(shards)
     shards.add_argument("--out", required=True, help="output folder for the .tar shards")
@@ -83,11 +106,26 @@ def _add_shard_source_arguments(shards: argparse.ArgumentParser) -> None:
     shards.add_argument(
         "--frames",
         type=int,
-        default=600,
-        help="--synthetic: length of the drive in frames at 10 fps (default 600)",
+        default=None,
+        help="--synthetic only: length of the drive in frames at 10 fps (default 600)",
     )
     shards.add_argument(
-        "--size", default="960x448", help="--synthetic: WxH pixels (default 960x448)"
+        "--size",
+        default=None,
+        metavar="WxH",
+        help="stored frame size: --synthetic renders at it, a --sequence's frames are "
+        "centre-cropped to its aspect and resized, intrinsics following (default: --config's, "
+        f"else {FRAME_SIZE} for --synthetic and the sequence's own size)",
+    )
+    shards.add_argument(
+        "--config",
+        choices=PRESET_NAMES,
+        help="cut clips for this model preset: its clip_len and frame size become the "
+        "defaults of --clip-len and --size ("
+        + ", ".join(
+            f"{name} {c[0]} frames at {c[1][0]}x{c[1][1]}" for name, c in PRESET_CLIPS.items()
+        )
+        + ")",
     )
 
 
@@ -96,7 +134,12 @@ def _add_clip_sampling_arguments(shards: argparse.ArgumentParser) -> None:
     shards.add_argument(
         "--seed", type=int, default=0, help="sampling and label-noise seed (default 0)"
     )
-    shards.add_argument("--clip-len", type=int, default=16, help="frames per clip (default 16)")
+    shards.add_argument(
+        "--clip-len",
+        type=int,
+        default=None,
+        help=f"frames per clip (default: --config's clip_len, else {CLIP_LEN})",
+    )
     shards.add_argument("--min-fps", type=float, default=1.0, help="lowest clip rate (1)")
     shards.add_argument("--max-fps", type=float, default=4.0, help="highest clip rate (4)")
     shards.add_argument(
@@ -121,9 +164,18 @@ def _add_clip_sampling_arguments(shards: argparse.ArgumentParser) -> None:
 def _add_shard_format_arguments(shards: argparse.ArgumentParser) -> None:
     """How the shards are written: frame encoding, clips per shard, file names."""
     shards.add_argument(
-        "--image-format", choices=("png", "jpeg"), default="png", help="frame encoding"
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        default=IMAGE_FORMAT,
+        help=f"frame encoding (default {IMAGE_FORMAT}: lossless, as bag extract; jpeg for "
+        "bulky real footage)",
     )
-    shards.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality (95)")
+    shards.add_argument(
+        "--jpeg-quality",
+        type=int,
+        default=JPEG_QUALITY,
+        help=f"JPEG quality (default {JPEG_QUALITY})",
+    )
     shards.add_argument(
         "--clips-per-shard", type=int, default=1000, help="clips per shard (default 1000)"
     )
@@ -181,12 +233,114 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+class ResizedSequence:
+    """A sequence whose frames are centre-cropped to the aspect of ``size`` and resized to it
+    (the model's crop, :func:`la_pose_core.geometry.center_crop_box`; area interpolation, as
+    ``bag extract``), with the intrinsics moved to match; poses and stamps unchanged."""
+
+    def __init__(self, source: Any, size: tuple[int, int]):
+        from la_pose_core.data.clips import source_name
+
+        self.source, self.size = source, size
+        self.stamps = source.stamps
+        self.world_from_cam = getattr(source, "world_from_cam", None)
+        self.name = source_name(source)
+        self.intrinsics = None
+        intrinsics = getattr(source, "intrinsics", None)
+        if intrinsics is not None:
+            self.intrinsics = self._resized_intrinsics(intrinsics)
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    def _box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        from la_pose_core.geometry import center_crop_box
+
+        return center_crop_box(height, width, self.size[1], self.size[0])
+
+    def _resized_intrinsics(self, intrinsics):
+        from la_pose_core.data.kitti import CameraIntrinsics
+
+        top, left, crop_height, crop_width = self._box(intrinsics.height, intrinsics.width)
+        scale_x, scale_y = self.size[0] / crop_width, self.size[1] / crop_height
+        return CameraIntrinsics(
+            fx=intrinsics.fx * scale_x,
+            fy=intrinsics.fy * scale_y,
+            cx=(intrinsics.cx - left) * scale_x,
+            cy=(intrinsics.cy - top) * scale_y,
+            width=self.size[0],
+            height=self.size[1],
+        )
+
+    def image(self, index: int) -> np.ndarray:
+        import cv2
+
+        image = np.asarray(self.source.image(index))
+        if image.shape[1] == self.size[0] and image.shape[0] == self.size[1]:
+            return image
+        top, left, crop_height, crop_width = self._box(image.shape[0], image.shape[1])
+        crop = image[top : top + crop_height, left : left + crop_width]
+        return cv2.resize(crop, self.size, interpolation=cv2.INTER_AREA)
+
+
+def _recipe(args: argparse.Namespace) -> tuple[int, tuple[int, int] | None]:
+    """``--clip-len`` and ``--size`` as given, else ``--config``'s, else the defaults (for a
+    ``--sequence`` no size: its own)."""
+    from la_pose_core.data.synthetic import parse_size
+
+    preset = PRESET_CLIPS.get(args.config) if args.config else None
+    clip_len = args.clip_len if args.clip_len is not None else (preset or (CLIP_LEN,))[0]
+    if args.size is not None:
+        try:
+            size = parse_size(args.size)
+        except ValueError as error:
+            fail(f"--size: {error}")
+    elif preset is not None:
+        size = preset[1]
+    else:
+        size = parse_size(FRAME_SIZE) if args.synthetic is not None else None
+    return clip_len, size
+
+
+def clip_fit_warning(options: TrainOptions) -> str | None:
+    """Why the clips of a tokenizer run's shards will not serve its config's later stages
+    (their clip length is not the config's ``clip_len``), as one line naming the re-cut
+    command; None when they fit, for other stages (they refuse such clips themselves), or
+    when the shards' first clip cannot be read (the trainer reports that)."""
+    if options.stage != "tokenizer" or options.config is None:
+        return None
+    from la_pose_core.data.shards import read_shard_metadata
+    from la_pose_core.training.data import resolve_shards
+
+    try:
+        meta = next(iter(read_shard_metadata(resolve_shards(options.data)[:1])), None)
+        frames, (width, height) = int(meta["num_frames"]), meta["image_size"]
+    except Exception:  # any unreadable first clip: no verdict here (the trainer reports it)
+        return None
+    config = options.config
+    if frames == config.clip_len:
+        return None
+    wanted = f"{config.clip_len} frames at {config.image_width}x{config.image_height}"
+    recut = f"--clip-len {config.clip_len} --size {config.image_width}x{config.image_height}"
+    if config.name in PRESET_CLIPS:
+        recut = f"--config {config.name} (or {recut})"
+    return (
+        f"the shards hold {frames}-frame clips of {width}x{height}, the {config.name!r} config "
+        f"needs {wanted}: this tokenizer trains on them, but pretraining and post-training "
+        f"with its config will refuse them; re-cut them with la-pose shards or la-pose bag "
+        f"extract {recut}"
+    )
+
+
 def run_shards(args: argparse.Namespace) -> int:
     from la_pose_core.data.clips import ClipSampler
     from la_pose_core.data.kitti import KittiSequence
     from la_pose_core.data.shards import write_clips_to_shards
-    from la_pose_core.data.synthetic import SyntheticSequence, parse_size
+    from la_pose_core.data.synthetic import SyntheticSequence
 
+    if args.sequence is not None and args.frames is not None:
+        fail("--frames is the length of a --synthetic drive; a --sequence uses all its frames")
+    clip_len, size = _recipe(args)
     if args.clips < 1:
         fail(f"--clips must be at least 1, got {args.clips}")
     if args.clips_per_shard < 1:
@@ -195,7 +349,7 @@ def run_shards(args: argparse.Namespace) -> int:
         fail(f"--label-noise must be a fraction in [0, 1], got {args.label_noise}")
     try:
         sampler = ClipSampler(
-            clip_len=args.clip_len,
+            clip_len=clip_len,
             min_fps=args.min_fps,
             max_fps=args.max_fps,
             fps_sampling=args.fps_sampling,
@@ -204,11 +358,14 @@ def run_shards(args: argparse.Namespace) -> int:
     except ValueError as error:
         fail(str(error))
     if args.synthetic is not None:
-        if args.frames < args.clip_len:
-            fail(f"--frames {args.frames} is shorter than a clip (--clip-len {args.clip_len})")
-        sequence = SyntheticSequence(args.frames, args.synthetic, size=parse_size(args.size))
+        frames = 600 if args.frames is None else args.frames
+        if frames < clip_len:
+            fail(f"--frames {frames} is shorter than a clip (--clip-len {clip_len})")
+        sequence = SyntheticSequence(frames, args.synthetic, size=size)
     else:
         sequence = KittiSequence(args.sequence, camera=args.camera)
+        if size is not None:
+            sequence = ResizedSequence(sequence, size)
     if args.label_noise > 0 and sequence.world_from_cam is None:
         fail("--label-noise needs poses, and the source has none (no poses.txt)")
     result = write_clips_to_shards(
@@ -231,6 +388,7 @@ def run_shards(args: argparse.Namespace) -> int:
             "out": str(args.out),
             "shards": [str(path) for path in result.shard_paths],
             "clips": result.num_clips,
+            "clip_len": clip_len,
             "reversed": result.num_reversed,
             "labelled": sequence.world_from_cam is not None,
             "label_noise": result.num_label_noise,

@@ -42,25 +42,32 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from la_pose_core.cli.common import fail, print_json
-from la_pose_core.evaluation.baselines import BASELINES, CONSTANT_VELOCITY, OPENCV_VO
-from la_pose_core.evaluation.sequence import LA_POSE, SequenceRun, run_sequence
-from la_pose_core.metrics import EVAL_CLIP_LEN, SKILL_KEYS
-from la_pose_core.pose_autoencoder.refinement import RefinementConfig
+from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
+from la_pose_core.cli.defaults import (
+    BASELINES,
+    EVAL_CLIP_LEN,
+    INFERENCE_PRECISION,
+    PRECISIONS,
+    REFINE_RIDGE,
+)
 
-NOTES = {
-    LA_POSE: "streaming PoseEstimator; translation in metres from its own scale prediction",
-    OPENCV_VO: "metric only with GT scale: monocular OpenCV VO (essential matrix + "
+if TYPE_CHECKING:  # imported when the command runs, not to build the command line
+    from la_pose_core.evaluation.sequence import SequenceRun
+
+NOTES = {  # keys: la_pose_core.evaluation.sequence.LA_POSE, baselines.OPENCV_VO, CONSTANT_VELOCITY
+    "la_pose": "streaming PoseEstimator; translation in metres from its own scale prediction",
+    "opencv_vo_gt_scale": "metric only with GT scale: monocular OpenCV VO (essential matrix + "
     "recoverPose) estimates rotation and translation direction, its step lengths are the "
     "ground truth's, so its ate_m, ate_full_m and rpe_trans_pct are not comparable with a "
     "method that estimates scale (auc5, auc30 and ate_s are)",
-    CONSTANT_VELOCITY: "ground-truth motion of the first used pair, applied over every later "
-    "pair's time interval (uses ground truth once)",
+    "constant_velocity_gt_first_pair": "ground-truth motion of the first used pair, applied "
+    "over every later pair's time interval (uses ground truth once)",
 }
 PAPER_TRAINING_FPS = (1.0, 4.0)  # the paper's clip rates: for checkpoints that record none
 FPS_MARGIN = 0.05  # relative slack around the training range before the rate warning
-SUMMARY_KEYS = ("auc5", "auc30", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct", *SKILL_KEYS)
+METRIC_KEYS = ("auc5", "auc30", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -113,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--refine-ridge",
         type=float,
-        default=RefinementConfig.ridge,
+        default=REFINE_RIDGE,
         help="relative regulariser of the affine weights (default: the paper's unregularised "
         "solve; 1e-2 pulls them towards the retrieved motions' mean)",
     )
@@ -122,8 +129,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="play the sequence backwards (a car reversing along the recorded path)",
     )
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument(
+        "--device", type=device_arg, default="auto", help=f"{DEVICE_HELP} (default auto)"
+    )
+    parser.add_argument(
+        "--precision",
+        default=INFERENCE_PRECISION,
+        choices=PRECISIONS,
+        help=f"default {INFERENCE_PRECISION}: the node's default, so the metrics are those of "
+        "the node as shipped (training defaults to bf16); bf16: autocast on CUDA only",
+    )
     parser.set_defaults(run=run_evaluate)
 
 
@@ -256,17 +271,16 @@ def _write_trajectories(out: Path, run: SequenceRun) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``la-pose evaluate``: check the options, stream the sequence, write the report."""
-    import torch
-
     from la_pose_core.evaluation import write_report
+    from la_pose_core.evaluation.sequence import LA_POSE, run_sequence
     from la_pose_core.geometry import input_vertical_fov
+    from la_pose_core.metrics import SKILL_KEYS
 
     if args.max_frames is not None and args.max_frames < 2:
         fail(f"--max-frames must be at least 2, got {args.max_frames}")
     if args.fps is not None and not args.fps > 0:
         fail(f"--fps must be positive, got {args.fps}")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        fail("--device cuda but CUDA is not available")
+    check_device(args.device)
     baselines = _parse_baselines(args.baselines)
     if args.refine_k < 1:
         fail(f"--refine-k must be at least 1, got {args.refine_k}")
@@ -303,7 +317,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "frames_unreadable": len(run.unreadable),
             "clip_len": clip_len,
             "methods": {
-                name: {key: metrics[key] for key in SUMMARY_KEYS}
+                name: {key: metrics[key] for key in (*METRIC_KEYS, *SKILL_KEYS)}
                 for name, metrics in report["methods"].items()
             },
         }

@@ -1,13 +1,15 @@
 """``la-pose metrics``: evaluate an estimated trajectory file against ground truth."""
 
-import argparse
+from __future__ import annotations
 
-import numpy as np
+import argparse
+from typing import TYPE_CHECKING
 
 from la_pose_core.cli.common import fail, print_json
-from la_pose_core.data import associate_stamps, read_kitti_poses, read_tum_trajectory
-from la_pose_core.metrics import EVAL_CLIP_LEN, evaluate_trajectory
-from la_pose_core.metrics.pairwise import STILL_THRESHOLD_M
+from la_pose_core.cli.defaults import EVAL_CLIP_LEN, STILL_THRESHOLD_M
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--still-threshold",
         type=float,
         default=STILL_THRESHOLD_M,
-        help="ground-truth pair translations below this many metres count as standing still",
+        help="ground-truth pair translations below this many metres count as standing still "
+        f"(default {STILL_THRESHOLD_M})",
     )
     parser.add_argument(
         "--max-stamp-difference",
@@ -51,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_pair(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     """Read both files and return matching ``(N, 4, 4)`` ground truth and estimate."""
+    from la_pose_core.data import associate_stamps, read_kitti_poses, read_tum_trajectory
+
     if args.format == "kitti":
         gt, est = read_kitti_poses(args.gt), read_kitti_poses(args.est)
         if len(gt) != len(est):
@@ -66,6 +71,8 @@ def load_pair(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from la_pose_core.metrics import evaluate_trajectory
+
     if args.clip_len < 2:
         fail(f"--clip-len must be at least 2, got {args.clip_len}")
     gt, est = load_pair(args)

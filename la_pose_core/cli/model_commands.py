@@ -1,4 +1,7 @@
-"""``la-pose model-info`` and ``la-pose bench inference``: model sizes, streaming speed (JSON)."""
+"""``la-pose model-info`` and ``la-pose bench inference``: model sizes, streaming speed (JSON).
+
+torch and the model are imported when a command runs, not to build the command line.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +12,33 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
-from la_pose_core.cli.common import fail, print_json
-from la_pose_core.inference.estimator import PoseEstimator, estimate_clip
-from la_pose_core.model.config import PRESETS, LAPoseConfig, get_config
-from la_pose_core.model.forward_dynamics import ForwardDynamics
-from la_pose_core.model.inverse_dynamics import InverseDynamics
-from la_pose_core.model.pose_head import PoseHead
-from la_pose_core.model.precision import PRECISIONS, autocast_context, resolve_device
-from la_pose_core.model.tokenizer import Tokenizer
+from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
+from la_pose_core.cli.defaults import INFERENCE_PRECISION, PRECISIONS, PRESET_NAMES
 
-PARTS: dict[str, Callable[[LAPoseConfig], nn.Module]] = {
-    "tokenizer": Tokenizer,
-    "inverse_dynamics": InverseDynamics,
-    "forward_dynamics": ForwardDynamics,
-    "pose_head": PoseHead,
-}
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from la_pose_core.model.config import LAPoseConfig
+
+
+def model_parts() -> dict[str, Callable[[LAPoseConfig], nn.Module]]:
+    """The networks whose parameters ``model-info`` counts, by name."""
+    from la_pose_core.model.forward_dynamics import ForwardDynamics
+    from la_pose_core.model.inverse_dynamics import InverseDynamics
+    from la_pose_core.model.pose_head import PoseHead
+    from la_pose_core.model.tokenizer import Tokenizer
+
+    return {
+        "tokenizer": Tokenizer,
+        "inverse_dynamics": InverseDynamics,
+        "forward_dynamics": ForwardDynamics,
+        "pose_head": PoseHead,
+    }
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parameter counts and token sizes of a model config (JSON)",
         description="Sizes of the named config's networks, counted without allocating weights.",
     )
-    info.add_argument("--config", default="paper", choices=sorted(PRESETS), help="preset")
+    info.add_argument("--config", default="paper", choices=PRESET_NAMES, help="preset (paper)")
     info.set_defaults(run=run_model_info)
 
     bench = subparsers.add_parser("bench", help="benchmarks (JSON)")
@@ -50,28 +60,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a full window, and times clip mode over the same window (what a new frame would cost "
         "without caching).",
     )
-    inference.add_argument("--config", default="tiny", choices=sorted(PRESETS), help="preset")
-    inference.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    inference.add_argument("--config", default="tiny", choices=PRESET_NAMES, help="preset (tiny)")
+    inference.add_argument(
+        "--device",
+        type=device_arg,
+        default="cpu",
+        help=f"{DEVICE_HELP} (default cpu, the device of the README's figures)",
+    )
     inference.add_argument(
         "--frames", type=int, default=None, help="window length (default: the config's clip_len)"
     )
-    inference.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    inference.add_argument(
+        "--precision",
+        default=INFERENCE_PRECISION,
+        choices=PRECISIONS,
+        help=f"default {INFERENCE_PRECISION}, as the node and every inference command; bf16: "
+        "autocast on CUDA only",
+    )
     inference.add_argument("--repeats", type=int, default=20, help="timed frames / passes")
     inference.set_defaults(run=run_bench_inference)
 
 
 def count_parameters(config: LAPoseConfig) -> dict[str, int]:
     """Parameters per network, built on the meta device (no memory, no initialisation time)."""
+    import torch
+
     with torch.device("meta"):
         counts = {
             name: sum(p.numel() for p in build(config).parameters())
-            for name, build in PARTS.items()
+            for name, build in model_parts().items()
         }
     counts["total"] = sum(counts.values())
     return counts
 
 
 def run_model_info(args: argparse.Namespace) -> int:
+    from la_pose_core.model.config import get_config
+
     config = get_config(args.config)
     rows, cols = config.patch_grid
     code_rows, code_cols = config.code_grid
@@ -98,6 +123,8 @@ def run_model_info(args: argparse.Namespace) -> int:
 
 def _timed(function: Callable[[], object], device: torch.device) -> float:
     """Wall time of one call in milliseconds (CUDA work included)."""
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
@@ -108,15 +135,22 @@ def _timed(function: Callable[[], object], device: torch.device) -> float:
 
 
 def run_bench_inference(args: argparse.Namespace) -> int:
+    import torch
+
+    from la_pose_core.inference.estimator import PoseEstimator, estimate_clip
+    from la_pose_core.model.config import get_config
+    from la_pose_core.model.inverse_dynamics import InverseDynamics
+    from la_pose_core.model.pose_head import PoseHead
+    from la_pose_core.model.precision import autocast_context, resolve_device
+
     config = get_config(args.config)
     if args.frames is not None:
         config = dataclasses.replace(config, clip_len=args.frames)
     if args.repeats < 1:
         fail(f"--repeats must be at least 1, got {args.repeats}")
+    check_device(args.device)
     device = resolve_device(args.device)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            fail("--device cuda: no CUDA device available")
         torch.cuda.reset_peak_memory_stats(device)
     torch.manual_seed(0)
     estimator = PoseEstimator(

@@ -11,7 +11,7 @@ Seeds 300-999 are reserved for evaluation and refused as training seeds.
 import argparse
 import dataclasses
 
-from la_pose_core.cli.common import fail, print_json
+from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
 
 EVAL_SEED_RANGE = range(300, 1000)
 
@@ -45,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", default="256x128", help="render size WxH (default 256x128)")
     parser.add_argument("--colour", action="store_true", help="colour frames (default grey)")
     parser.add_argument("--ridge", type=float, default=1e-2, help="relative ridge (1e-2)")
+    parser.add_argument(
+        "--device",
+        type=device_arg,
+        default="cpu",
+        help=f"{DEVICE_HELP} for streaming the drives (default cpu, the README's figures; "
+        "the forward dynamics check runs on CPU)",
+    )
     parser.add_argument("--out", help="also write the JSON report here")
     parser.set_defaults(run=run_probe)
 
@@ -73,6 +80,7 @@ def run_probe(args: argparse.Namespace) -> int:
         fail("--train-seeds and --eval-seeds overlap")
     if args.frames < 3 or not args.fps > 0:
         fail("--frames must be at least 3 and --fps positive")
+    check_device(args.device)
 
     loaded = load_checkpoint(args.checkpoint, map_location="cpu")
     config = loaded.config
@@ -84,10 +92,10 @@ def run_probe(args: argparse.Namespace) -> int:
         config, streaming=dataclasses.replace(config.streaming, target_fps=args.fps)
     )
     head = getattr(owner, "pose_head", None) or PoseHead(config)  # the head does not matter
-    trained = PoseEstimator(owner.inverse_dynamics, head, config, "cpu")
+    trained = PoseEstimator(owner.inverse_dynamics, head, config, args.device)
     torch.manual_seed(0)
     random_backbone = InverseDynamics(config)
-    random = PoseEstimator(random_backbone, head, config, "cpu")
+    random = PoseEstimator(random_backbone, head, config, args.device)
 
     def drives(seeds):  # rendered once, streamed through both backbones
         return [
@@ -113,6 +121,7 @@ def run_probe(args: argparse.Namespace) -> int:
             "latent_std_mean": float(train.latents.std(axis=0).mean()),
         }
     if pretrainer is not None:  # a pretraining checkpoint: does its decoder use the action?
+        pretrainer.to("cpu")  # its backbone streamed on --device
         clips = [clip for drive in eval_drives for clip in clips_of(drive, config.clip_len)]
         size = (config.image_height, config.image_width)
         report["forward_dynamics_held_out"] = forward_dynamics_check(pretrainer, clips, size)

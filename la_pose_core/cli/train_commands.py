@@ -26,17 +26,25 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from la_pose_core.cli.common import CommandError, fail, print_json
-from la_pose_core.model.config import PRESETS, LAPoseConfig, get_config
-from la_pose_core.training.options import TrainOptions, resume_options
-from la_pose_core.training.run_files import RUN_FORMAT
-from la_pose_core.training.stages import STAGES, Stage
-from la_pose_core.training.trainer import Trainer
+from la_pose_core.cli.common import (
+    DEVICE_HELP,
+    CommandError,
+    check_device,
+    device_arg,
+    fail,
+    print_json,
+)
+from la_pose_core.cli.defaults import PRECISIONS, PRESET_NAMES, STAGES
+from la_pose_core.cli.defaults import TRAIN_DEFAULTS as DEFAULTS
+from la_pose_core.cli.defaults import StageSpec as Stage
 
-DEFAULTS = TrainOptions(stage="tokenizer", run_dir="", data=[])
+if TYPE_CHECKING:  # torch and the model are imported when a run starts, not to build --help
+    from la_pose_core.model.config import LAPoseConfig
 
 
 def _add_augmentation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +117,7 @@ def _add_input_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
     parser.add_argument(
         "--config",
         metavar="NAME|PATH.json",
-        help=f"model config: a preset ({', '.join(sorted(PRESETS))}), a JSON file of "
+        help=f"model config: a preset ({', '.join(PRESET_NAMES)}), a JSON file of "
         "LAPoseConfig.to_dict(), or a run's config.json (default: the --init checkpoint's)",
     )
     parser.add_argument(
@@ -230,11 +238,17 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help=f"clips in the shuffle buffer (default {DEFAULTS.shuffle_buffer})",
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    parser.add_argument(
+        "--device",
+        type=device_arg,
+        help=f"{DEVICE_HELP} (default auto; under torchrun each process takes cuda:LOCAL_RANK)",
+    )
     parser.add_argument(
         "--precision",
-        choices=("bf16", "fp32"),
-        help="bf16 autocast on CUDA (default); CPU always trains in fp32",
+        choices=PRECISIONS,
+        help=f"{DEFAULTS.precision} (default): mixed-precision training, bf16 autocast on CUDA "
+        "with fp32 weights (the inference commands default to fp32, as the node); CPU always "
+        "trains in fp32",
     )
     parser.add_argument(
         "--num-workers", type=int, help="data loader processes per rank (default 0)"
@@ -309,6 +323,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_config(text: str) -> LAPoseConfig:
     """``--config``: a preset name, a JSON ``LAPoseConfig`` or a training run's config.json."""
+    from la_pose_core.model.config import PRESETS, LAPoseConfig, get_config
+    from la_pose_core.training.run_files import RUN_FORMAT
+
     if text in PRESETS:
         return get_config(text)
     path = Path(text)
@@ -323,13 +340,12 @@ def load_config(text: str) -> LAPoseConfig:
     return LAPoseConfig.from_dict(data)
 
 
-OPTION_NAMES = [f.name for f in dataclasses.fields(TrainOptions)]
-
-
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line (None: not given), keyed by TrainOptions field."""
+    from la_pose_core.training.options import TrainOptions
+
     given = {"stage": args.stage, "run_dir": args.out}
-    for name in OPTION_NAMES:
+    for name in (field.name for field in dataclasses.fields(TrainOptions)):
         if name in ("stage", "run_dir"):
             continue
         value = getattr(args, name, None)
@@ -339,8 +355,49 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
     return given
 
 
+def _terminated_before_training(signum: int, _frame: Any) -> None:
+    """SIGTERM while the run is being set up (imports, options, data), before the trainer's own
+    handler (which saves a checkpoint) is in place: say so, and exit as the signal would."""
+    print(
+        f"la-pose train: terminated by {signal.Signals(signum).name} before training started "
+        "(no step taken, no checkpoint written)",
+        file=sys.stderr,
+        flush=True,
+    )
+    raise SystemExit(128 + signum)
+
+
+def _select_cuda_device(device: str) -> str:
+    """``--device cuda:N`` of a single process: make device N the current CUDA device and train
+    on ``cuda`` (the trainer's device names; under torchrun the local rank chooses)."""
+    import torch
+
+    from la_pose_core.training.distributed import launched_by_torchrun
+
+    if launched_by_torchrun():
+        fail(f"--device {device}: under torchrun each process uses cuda:LOCAL_RANK; give cuda")
+    check_device(device)
+    torch.cuda.set_device(int(device.partition(":")[2]))
+    return "cuda"
+
+
 def run_train(args: argparse.Namespace) -> int:
+    previous = signal.signal(signal.SIGTERM, _terminated_before_training)
+    try:
+        return _run_train(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from la_pose_core.cli.data_commands import clip_fit_warning
+    from la_pose_core.training.options import TrainOptions, resume_options
+    from la_pose_core.training.run_files import LAST_CHECKPOINT
+    from la_pose_core.training.trainer import Trainer
+
     given = given_options(args)
+    if given["device"] is not None and given["device"].startswith("cuda:"):
+        given["device"] = _select_cuda_device(given["device"])
     if args.resume:
         options = resume_options(args.out, given)
     else:
@@ -349,6 +406,9 @@ def run_train(args: argparse.Namespace) -> int:
         options = TrainOptions(
             **{name: value for name, value in given.items() if value is not None}
         )
+        warning = clip_fit_warning(options)
+        if warning:
+            print(f"la-pose train: warning: {warning}", file=sys.stderr, flush=True)
     try:
         result = Trainer(options, resume=bool(args.resume)).run()
     except FloatingPointError as error:
@@ -360,4 +420,12 @@ def run_train(args: argparse.Namespace) -> int:
             for rank in summary["ranks"]
         ]
         print_json(summary)
+        if result.stop_signal is not None:
+            print(
+                f"la-pose train: stopped by {signal.Signals(result.stop_signal).name} at step "
+                f"{result.step} of {result.total_steps}; last checkpoint "
+                f"{Path(options.run_dir) / LAST_CHECKPOINT} (continue with --out {options.run_dir} "
+                "--resume)",
+                file=sys.stderr,
+            )
     return result.exit_code

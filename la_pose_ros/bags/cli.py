@@ -2,16 +2,30 @@
 
 Registered through the ``la_pose.commands`` entry point group (setup.py), so ``la_pose_core``
 stays free of ROS: without rclpy installed, ``la-pose`` simply has no ``bag`` command.
+
+Building the parsers imports neither rosbags nor torch (``la-pose --help`` loads this module):
+the bag modules are imported when a command runs. Conventions as the core commands'
+(:mod:`la_pose_core.cli.defaults`): ``--device`` auto/cpu/cuda/cuda:N, inference precision
+fp32, shard frames PNG.
 """
 
 import argparse
 
-from la_pose_core.cli.common import fail, print_json
-from la_pose_core.data.synthetic.sequence import parse_size
-from la_pose_core.metrics import EVAL_CLIP_LEN
-from la_pose_ros.bags.defaults import DEFAULT_TIME_OFFSET_S
-from la_pose_ros.bags.reader import BadBag
-from la_pose_ros.bags.writer import FORMATS, bag_output_path
+from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
+from la_pose_core.cli.defaults import (
+    CLIP_LEN,
+    EVAL_CLIP_LEN,
+    FRAME_SIZE,
+    IMAGE_FORMAT,
+    IMAGE_FORMATS,
+    INFERENCE_PRECISION,
+    JPEG_QUALITY,
+    PRECISIONS,
+    PRESET_CLIPS,
+    PRESET_NAMES,
+    REFINE_RIDGE,
+)
+from la_pose_ros.bags.defaults import BAG_FORMATS, DEFAULT_TIME_OFFSET_S
 
 OVERWRITE_HELP = "replace an existing output (by default it is refused)"
 
@@ -42,16 +56,61 @@ def _register_extract(commands: argparse._SubParsersAction) -> None:
         help="poses are of the vehicle (moved through the default forward-looking camera "
         "extrinsics) or of the camera optical frame",
     )
-    extract.add_argument("--size", default="960x448", help="stored frame size WxH (crop + resize)")
-    extract.add_argument("--clip-len", type=int, default=16)
-    extract.add_argument("--min-fps", type=float, default=1.0)
-    extract.add_argument("--max-fps", type=float, default=4.0)
-    extract.add_argument("--clips-per-minute", type=float, default=10.0)
-    extract.add_argument("--image-format", choices=("png", "jpeg"), default="jpeg")
-    extract.add_argument("--workers", type=int, default=1, help="bags processed in parallel")
-    extract.add_argument("--shard-index", type=int, default=0, help="this job's index (job arrays)")
-    extract.add_argument("--num-shards", type=int, default=1, help="number of jobs")
-    extract.add_argument("--seed", type=int, default=0)
+    extract.add_argument(
+        "--config",
+        choices=PRESET_NAMES,
+        help="cut clips for this model preset: its clip_len and frame size become the "
+        "defaults of --clip-len and --size (pretraining and post-training need clips of their "
+        "config's clip_len)",
+    )
+    extract.add_argument(
+        "--size",
+        metavar="WxH",
+        help=f"stored frame size, centre crop + resize (default: --config's, else {FRAME_SIZE})",
+    )
+    extract.add_argument(
+        "--clip-len",
+        type=int,
+        help=f"frames per clip (default: --config's clip_len, else {CLIP_LEN})",
+    )
+    extract.add_argument(
+        "--min-fps", type=float, default=1.0, help="lowest clip frame rate, Hz (default 1)"
+    )
+    extract.add_argument(
+        "--max-fps", type=float, default=4.0, help="highest clip frame rate, Hz (default 4)"
+    )
+    extract.add_argument(
+        "--clips-per-minute",
+        type=float,
+        default=10.0,
+        help="clips drawn per minute of kept footage (default 10)",
+    )
+    extract.add_argument(
+        "--image-format",
+        choices=IMAGE_FORMATS,
+        default=IMAGE_FORMAT,
+        help=f"frame encoding (default {IMAGE_FORMAT}: lossless, as la-pose shards; jpeg is "
+        "several times smaller for bulky footage)",
+    )
+    extract.add_argument(
+        "--jpeg-quality",
+        type=int,
+        default=JPEG_QUALITY,
+        help=f"JPEG quality (default {JPEG_QUALITY})",
+    )
+    extract.add_argument(
+        "--workers", type=int, default=1, help="bags processed in parallel (default 1)"
+    )
+    extract.add_argument(
+        "--shard-index",
+        type=int,
+        default=0,
+        help="this job's index in a job array: it takes every --num-shards-th bag (default 0)",
+    )
+    extract.add_argument(
+        "--num-shards", type=int, default=1, help="number of jobs in the array (default 1)"
+    )
+    extract.add_argument("--seed", type=int, default=0, help="clip sampling seed (default 0)")
     extract.set_defaults(run=run_extract)
 
 
@@ -67,7 +126,9 @@ def _register_from_sequence(commands: argparse._SubParsersAction) -> None:
         required=True,
         help="output bag (folder for mcap/sqlite3, .bag file for ros1: added when missing)",
     )
-    convert.add_argument("--format", choices=FORMATS, default="mcap")
+    convert.add_argument(
+        "--format", choices=BAG_FORMATS, default="mcap", help="bag storage format (default mcap)"
+    )
     convert.add_argument(
         "--compressed", action="store_true", help="CompressedImage (PNG) instead of Image"
     )
@@ -89,7 +150,9 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
         "replay", help="run a bag through the node's pipeline, write an mcap bag"
     )
     replay.add_argument("bag", help="input bag (ROS 1 .bag, rosbag2 folder, .mcap or .db3)")
-    replay.add_argument("--checkpoint", required=True)
+    replay.add_argument(
+        "--checkpoint", required=True, help="model file with a pose estimator (post-training)"
+    )
     replay.add_argument("--out", required=True, help="output mcap bag folder")
     replay.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     replay.add_argument("--image-topic", help="default: the bag's most frequent image topic")
@@ -97,8 +160,16 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
         "--gt-topic",
         help="Odometry/PoseStamped ground truth: also write metrics.json and trajectory.png",
     )
-    replay.add_argument("--device", default="auto")
-    replay.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    replay.add_argument(
+        "--device", type=device_arg, default="auto", help=f"{DEVICE_HELP} (default auto)"
+    )
+    replay.add_argument(
+        "--precision",
+        default=INFERENCE_PRECISION,
+        choices=PRECISIONS,
+        help=f"default {INFERENCE_PRECISION}: the node's default, so the replay is what the "
+        "node publishes as shipped; bf16: autocast on CUDA only",
+    )
     replay.add_argument(
         "--refine",
         metavar="PATH",
@@ -106,14 +177,19 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
         "(la-pose train pose-encoder, trained against --checkpoint)",
     )
     replay.add_argument(
-        "--refine-k", type=int, default=3, metavar="K", help="bank motions combined per pair"
+        "--refine-k",
+        type=int,
+        default=3,
+        metavar="K",
+        help="bank motions combined per pair (default 3)",
     )
     replay.add_argument(
         "--refine-ridge",
         type=float,
-        default=1e-9,
+        default=REFINE_RIDGE,
         metavar="R",
-        help="relative regulariser of the affine weights (as refinement.ridge)",
+        help=f"relative regulariser of the affine weights (as refinement.ridge; default "
+        f"{REFINE_RIDGE:g})",
     )
     replay.add_argument(
         "--clip-len",
@@ -127,9 +203,16 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
 def _register_play(commands: argparse._SubParsersAction) -> None:
     """``la-pose bag play``: publish a bag live at recorded timing."""
     play = commands.add_parser("play", help="publish a bag live with rclpy at recorded timing")
-    play.add_argument("bag")
-    play.add_argument("--rate", type=float, default=1.0)
-    play.add_argument("--loop", action="store_true")
+    play.add_argument("bag", help="bag to publish (ROS 1 .bag, rosbag2 folder, .mcap or .db3)")
+    play.add_argument(
+        "--rate",
+        type=float,
+        default=1.0,
+        help="playback speed factor: 2 plays twice as fast as recorded (default 1)",
+    )
+    play.add_argument(
+        "--loop", action="store_true", help="start again from the beginning at the end"
+    )
     play.add_argument("--topics", nargs="+", help="only these topics")
     play.add_argument(
         "--wait-for-subscribers",
@@ -143,12 +226,18 @@ def _register_play(commands: argparse._SubParsersAction) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
+    from la_pose_core.data.synthetic.sequence import parse_size
     from la_pose_ros.bags.extract import ExtractOptions, extract_bags
 
-    try:
-        width, height = parse_size(args.size)
-    except ValueError as error:
-        fail(str(error))
+    preset = PRESET_CLIPS.get(args.config) if args.config else None
+    clip_len = args.clip_len if args.clip_len is not None else (preset or (CLIP_LEN,))[0]
+    if args.size is not None:
+        try:
+            width, height = parse_size(args.size)
+        except ValueError as error:
+            fail(f"--size: {error}")
+    else:
+        width, height = preset[1] if preset is not None else parse_size(FRAME_SIZE)
     options = ExtractOptions(
         out=args.out,
         image_topic=args.image_topic,
@@ -156,11 +245,12 @@ def run_extract(args: argparse.Namespace) -> int:
         tf_chain=tuple(args.tf_chain) if args.tf_chain else None,
         pose_frame=args.pose_frame,
         size=(width, height),
-        clip_len=args.clip_len,
+        clip_len=clip_len,
         min_fps=args.min_fps,
         max_fps=args.max_fps,
         clips_per_minute=args.clips_per_minute,
         image_format=args.image_format,
+        jpeg_quality=args.jpeg_quality,
         seed=args.seed,
     )
     summary = extract_bags(args.bags, options, args.workers, args.shard_index, args.num_shards)
@@ -170,6 +260,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
 def run_from_sequence(args: argparse.Namespace) -> int:
     from la_pose_ros.bags.from_sequence import sequence_to_bag
+    from la_pose_ros.bags.writer import bag_output_path
 
     frames = sequence_to_bag(
         args.sequence,
@@ -186,9 +277,11 @@ def run_from_sequence(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     from la_pose_core.pose_autoencoder.refinement import RefinementConfig
+    from la_pose_ros.bags.reader import BadBag
     from la_pose_ros.bags.replay import replay_bag
     from la_pose_ros.pipeline import ConfigurationError
 
+    check_device(args.device)
     try:
         summary = replay_bag(
             args.bag,
@@ -210,6 +303,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def run_play(args: argparse.Namespace) -> int:
     from la_pose_ros.bags.play import play_bag
+    from la_pose_ros.bags.reader import BadBag
 
     try:
         count = play_bag(

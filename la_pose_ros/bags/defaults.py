@@ -4,3 +4,6 @@
 # otherwise: 2023-11-14 22:13:20 UTC. Stamps near 0 (1970) are treated as invalid or unset by
 # tf2 buffers, Foxglove and other tools.
 DEFAULT_TIME_OFFSET_S = 1_700_000_000.0
+
+# la_pose_ros.bags.writer.FORMATS: the bag formats written (test/ros/test_bag_cli.py checks)
+BAG_FORMATS = ("mcap", "sqlite3", "ros1")

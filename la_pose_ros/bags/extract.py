@@ -77,7 +77,8 @@ class ExtractOptions:
     min_motion_m: float = 0.05
     static_threshold: float = 1.5
     pose_tolerance_s: float = 0.05
-    image_format: str = "jpeg"
+    image_format: str = "png"  # as la-pose shards (la_pose_core.cli.defaults.IMAGE_FORMAT)
+    jpeg_quality: int = 95
     seed: int = 0
 
 
@@ -318,6 +319,7 @@ def _extract_clips(
             Path(options.out),
             max_clips_per_shard=200,
             image_format=options.image_format,
+            jpeg_quality=options.jpeg_quality,
             prefix=summary.key,
         ) as writer,
     ):
