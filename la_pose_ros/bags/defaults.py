@@ -5,5 +5,5 @@
 # tf2 buffers, Foxglove and other tools.
 DEFAULT_TIME_OFFSET_S = 1_700_000_000.0
 
-# la_pose_ros.bags.writer.FORMATS: the bag formats written (test/ros/test_bag_cli.py checks)
+# la_pose_ros.bags.writer.FORMATS: the bag formats written (test/ros/test_bag_cli.py checks it)
 BAG_FORMATS = ("mcap", "sqlite3", "ros1")
