@@ -1,5 +1,7 @@
-"""Counters, rates and latency percentiles of the node, and their /diagnostics message."""
+"""Counters, rates and latency percentiles of the node, and their /diagnostics message; the
+checks of a CameraInfo before its field of view is compared with the predicted one."""
 
+import math
 import threading
 import time
 from collections import deque
@@ -9,8 +11,11 @@ from pathlib import Path
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from la_pose_core.geometry import input_vertical_fov
+
 # States reported on /diagnostics: the estimator's own (warming_up, tracking, reset, re-exported
-# here for the node) and the node's (inactive, waiting_for_images, paused).
+# here for the node), the node's while active (waiting_for_images, paused) and, while it is not
+# active, its lifecycle state's label (unconfigured, inactive, finalized).
 from la_pose_core.inference.estimator import RESET, TRACKING, WARMING_UP  # noqa: F401
 from la_pose_core.pose_autoencoder.refinement import TranslationRefiner
 
@@ -19,6 +24,32 @@ WAITING = "waiting_for_images"
 PAUSED = "paused"
 
 LEVELS = {TRACKING: DiagnosticStatus.OK, WARMING_UP: DiagnosticStatus.OK}
+
+CLEAR_ERROR_AFTER = 10  # good frames in a row after which last_error is cleared
+
+
+def camera_info_problem(info) -> str | None:
+    """Why a sensor_msgs/CameraInfo cannot give a field of view (a short, fixed reason per kind
+    of defect), or None when it can."""
+    k = np.asarray(info.k, dtype=float)
+    if k.size != 9:
+        return "K does not have 9 values"
+    if not np.all(np.isfinite(k)):
+        return "K is not finite (NaN or infinite)"
+    if k[0] <= 0.0 or k[4] <= 0.0:
+        return "K has a zero or negative focal length"
+    if info.width <= 0 or info.height <= 0:
+        return "the image size is zero"
+    return None
+
+
+def camera_info_vertical_fov(info, target_height: int, target_width: int) -> float | None:
+    """Vertical FoV (rad) of the model input made from ``info``'s images; None when ``info``
+    has a :func:`camera_info_problem` or gives no finite, positive FoV."""
+    if camera_info_problem(info) is not None:
+        return None
+    fov = input_vertical_fov(info.k[4], info.height, info.width, target_height, target_width)
+    return fov if math.isfinite(fov) and fov > 0.0 else None
 
 
 def refinement_values(refiner: TranslationRefiner | None, checkpoint: str) -> dict[str, str]:
@@ -64,6 +95,12 @@ class NodeStatistics:
     Every frame delivered to the image callback (``received``) ends in exactly one of
     ``used``, ``skipped``, ``ignored``, ``dropped`` or ``rejected``; until then it is in flight
     (in the mailbox or in the worker), so ``received - handled`` is the frames in flight.
+
+    ``last_error`` is the reason of the newest rejected frame; it is cleared by
+    :meth:`clear_error` (the node's reset and resume) and once :data:`CLEAR_ERROR_AFTER` frames
+    in a row were handled without error (:meth:`note_good`). Call :meth:`note_error` /
+    :meth:`note_good` before counting the frame, so that a reader that sees no frame in flight
+    sees its ``last_error`` too.
     """
 
     state: str = INACTIVE
@@ -72,9 +109,11 @@ class NodeStatistics:
     skipped: int = 0  # not used by the estimator's frame-rate selection (came too early)
     ignored: int = 0  # arrived while paused
     dropped: int = 0  # replaced by a newer frame before the worker got to them
-    rejected: int = 0  # malformed images, logged and skipped
+    rejected: int = 0  # malformed images and stamps off the timeline, logged and skipped
+    bad_stamps: int = 0  # of the rejected: stamps off the track's timeline
     resets: int = 0
     last_error: str = ""
+    good_streak: int = 0  # frames handled without error since the last error
     input_rate: RateMeter = field(default_factory=RateMeter)
     output_rate: RateMeter = field(default_factory=RateMeter)
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=500))
@@ -86,6 +125,19 @@ class NodeStatistics:
         """Received frames that have left the node's pipeline, one way or another."""
         return self.used + self.skipped + self.ignored + self.dropped + self.rejected
 
+    def note_error(self, reason: str) -> None:
+        self.last_error = reason
+        self.good_streak = 0
+
+    def note_good(self) -> None:
+        self.good_streak += 1
+        if self.good_streak >= CLEAR_ERROR_AFTER:
+            self.last_error = ""
+
+    def clear_error(self) -> None:
+        self.last_error = ""
+        self.good_streak = 0
+
     def latency_percentiles(self) -> tuple[float, float]:
         with self.lock:
             values = np.array(self.latencies_ms)
@@ -93,12 +145,17 @@ class NodeStatistics:
             return 0.0, 0.0
         return float(np.percentile(values, 50)), float(np.percentile(values, 95))
 
-    def to_message(self, stamp, node_name: str, extra: dict[str, str]) -> DiagnosticArray:
+    def to_message(
+        self, stamp, node_name: str, extra: dict[str, str], state: str | None = None
+    ) -> DiagnosticArray:
+        """The /diagnostics message; ``state`` overrides :attr:`state` (the node's lifecycle
+        state while it is not active)."""
+        state = self.state if state is None else state
         p50, p95 = self.latency_percentiles()
         with self.lock:
             step = float(np.median(self.step_times_ms)) if self.step_times_ms else 0.0
             values = {
-                "state": self.state,
+                "state": state,
                 "input_rate_hz": f"{self.input_rate.rate():.2f}",
                 "output_rate_hz": f"{self.output_rate.rate():.2f}",
                 "latency_p50_ms": f"{p50:.1f}",
@@ -111,15 +168,16 @@ class NodeStatistics:
                 "frames_dropped": str(self.dropped),
                 "frames_rejected": str(self.rejected),
                 "frames_in_flight": str(self.received - self.handled),
+                "stamps_rejected": str(self.bad_stamps),
                 "resets": str(self.resets),
                 "last_error": self.last_error,
                 **extra,
             }
         status = DiagnosticStatus(
-            level=LEVELS.get(self.state, DiagnosticStatus.WARN),
+            level=LEVELS.get(state, DiagnosticStatus.WARN),
             name=f"{node_name}: camera odometry",
             hardware_id="camera",
-            message=self.state,
+            message=state,
             values=[KeyValue(key=key, value=value) for key, value in values.items()],
         )
         array = DiagnosticArray(status=[status])

@@ -8,13 +8,32 @@ replay and evaluation use) -> vehicle odometry (:mod:`la_pose_core.odometry`) ->
 Lifecycle: configure reads and validates the parameters and loads the checkpoint (on the CPU),
 with the motion bank of the optional test-time translation refinement (``refinement.*``, checked
 against the checkpoint's backbone; every output then carries the refined translation); activate
-moves the model to ``model.device`` and creates the publishers, subscriptions, worker
-thread and diagnostics timer; deactivate stops them and frees the GPU; cleanup drops the model.
+moves the model to ``model.device`` and creates the publishers, subscriptions and worker
+thread; deactivate stops them and frees the GPU; cleanup drops the model.
 ``autostart: true`` runs configure and activate at start for stacks without a lifecycle manager.
+/diagnostics is published every ``output.diagnostics_period_s`` in every lifecycle state: while
+the node is not active, its ``state`` is the lifecycle state (``unconfigured``, ``inactive``),
+so a monitor never keeps a stale "tracking".
 
 Threading: the image callback only stores the newest message in a one-slot mailbox (a frame not
 yet taken when the next one arrives counts as dropped: no backlog can grow); a worker thread
-decodes, runs the estimator and publishes. Malformed images are logged (throttled) and skipped.
+decodes, runs the estimator and publishes.
+
+Bad input (every rejected frame is counted in ``frames_rejected``, its reason logged, throttled,
+and kept in ``last_error``, which ``~/reset``, ``~/resume`` or 10 good frames in a row clear):
+    - a malformed image or an unsupported encoding (float or signed, e.g. ``32FC1``);
+    - a stamp off the track's timeline (``stamps_rejected``): a lone outlier (+1e6 s, 0, one
+      frame out of order) is never used and leaves the track, the odometry, /tf and ``~/path``
+      as they were; tracking restarts only when the new timeline persists, on its third frame
+      in a row (:mod:`la_pose_core.inference.frame_selector`);
+    - an image of another size than the track's first frame: a new track takes a new size
+      (after ``~/reset``, or a restart on a new timeline);
+    - a CameraInfo with a non-finite or zero K or a zero image size: warned about once per kind
+      (per activation) and ignored, so no FoV is shown from it.
+
+Services (std_srvs/Trigger): ``~/reset`` restarts the odometry at the identity; ``~/pause``
+ignores images from now on; ``~/resume`` listens again and, since frames were missed, also
+restarts the odometry at the identity (a new ``odom`` origin, as ``~/reset``).
 
 Every output carries the stamp of the image it was computed from.
 """
@@ -41,11 +60,10 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 
-from la_pose_core.geometry import input_vertical_fov
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_ros import diagnostics, messages
 from la_pose_ros.image_decoding import BadImage
-from la_pose_ros.pipeline import OdometryPipeline, load_estimator
+from la_pose_ros.pipeline import BadStamp, OdometryPipeline, load_estimator
 from la_pose_ros.settings import NodeSettings, parameter_defaults, settings_from_parameters
 
 NODE_NAME = "la_pose"
@@ -63,7 +81,9 @@ class LaPoseNode(LifecycleNode):
         self.pipeline: OdometryPipeline | None = None  # exists while active
         self.stats = diagnostics.NodeStatistics()
         self.paused = False
-        self.camera_info: CameraInfo | None = None
+        self.camera_info: CameraInfo | None = None  # the newest valid one
+        self.camera_info_problem: str | None = None  # why the newest one was not valid
+        self.camera_info_warned: set[str] = set()  # problems warned about since activation
         self.last_fov: float | None = None
         self.last_reject_log = 0.0  # monotonic time of the last "skipped image" warning
         self.last_input_stamp = None  # builtin_interfaces/Time of the newest image
@@ -75,10 +95,27 @@ class LaPoseNode(LifecycleNode):
         self.worker: threading.Thread | None = None
         self.active_publishers: list = []  # entities of the active state
         self.active_subscriptions: list = []
-        self.active_timers: list = []
         self.create_service(Trigger, "~/reset", self.handle_reset)
         self.create_service(Trigger, "~/pause", self.handle_pause)
         self.create_service(Trigger, "~/resume", self.handle_resume)
+        # /diagnostics in every lifecycle state (a plain publisher, not a lifecycle one)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.diagnostics_timer = None
+        self.start_diagnostics(self.get_parameter("output.diagnostics_period_s").value)
+
+    def start_diagnostics(self, period_s: float) -> None:
+        """(Re)start the /diagnostics timer; a period that is not positive means 1 s."""
+        period_s = float(period_s) if period_s > 0.0 else 1.0
+        if self.diagnostics_timer is not None:
+            if self.diagnostics_timer.timer_period_ns == round(period_s * 1e9):
+                return
+            self.destroy_timer(self.diagnostics_timer)
+        self.diagnostics_timer = self.create_timer(period_s, self.publish_diagnostics)
+
+    def lifecycle_state(self) -> str:
+        """Label of the current lifecycle state (``unconfigured``, ``inactive``, ``active``,
+        ...)."""
+        return self._state_machine.current_state[1]
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -90,6 +127,7 @@ class LaPoseNode(LifecycleNode):
             if self.settings.input.qos_reliability not in RELIABILITY:
                 raise ValueError(f"input.qos_reliability must be one of {sorted(RELIABILITY)}")
             settings = self.settings
+            self.start_diagnostics(settings.output.diagnostics_period_s)
             self.estimator = load_estimator(
                 settings.model, settings.refinement, settings.streaming, device="cpu"
             )
@@ -119,6 +157,7 @@ class LaPoseNode(LifecycleNode):
             self.get_logger().error(f"activate failed: {error}")
             return TransitionCallbackReturn.FAILURE
         self.pipeline = OdometryPipeline(estimator, settings)
+        self.camera_info_warned.clear()
         self.create_io(settings)
         self.stop_worker.clear()
         self.worker = threading.Thread(target=self.run_worker, name="la_pose_worker", daemon=True)
@@ -162,16 +201,12 @@ class LaPoseNode(LifecycleNode):
             "tf": self.create_publisher(TFMessage, "/tf", 10),
             "tf_static": self.create_publisher(TFMessage, "/tf_static", latched),
         }
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.active_publishers = [*self.publishers_by_output.values(), self.diagnostics_pub]
+        self.active_publishers = list(self.publishers_by_output.values())
         self.active_subscriptions = [
             self.create_subscription(image_type, settings.input.image_topic, self.on_image, qos),
             self.create_subscription(
                 CameraInfo, settings.input.camera_info_topic, self.on_camera_info, qos
             ),
-        ]
-        self.active_timers = [
-            self.create_timer(settings.output.diagnostics_period_s, self.publish_diagnostics)
         ]
 
     def stop_io(self) -> None:
@@ -180,13 +215,11 @@ class LaPoseNode(LifecycleNode):
         if self.worker is not None:
             self.worker.join(timeout=10.0)
             self.worker = None
-        for timer in self.active_timers:
-            self.destroy_timer(timer)
         for subscription in self.active_subscriptions:
             self.destroy_subscription(subscription)
         for publisher in self.active_publishers:
             self.destroy_publisher(publisher)
-        self.active_timers, self.active_subscriptions, self.active_publishers = [], [], []
+        self.active_subscriptions, self.active_publishers = [], []
         with self.mailbox_lock:
             self.mailbox = None
 
@@ -211,7 +244,18 @@ class LaPoseNode(LifecycleNode):
         self.mailbox_ready.set()
 
     def on_camera_info(self, message: CameraInfo) -> None:
-        self.camera_info = message
+        """Keep a valid CameraInfo; warn once per kind of defect about an invalid one, and
+        forget the previous one (its FoV would no longer describe the camera)."""
+        problem = diagnostics.camera_info_problem(message)
+        if problem is not None and problem not in self.camera_info_warned:
+            self.camera_info_warned.add(problem)
+            k = ", ".join(f"{value:g}" for value in message.k)
+            self.get_logger().warning(
+                f"invalid camera_info ignored: {problem} (K [{k}], image "
+                f"{message.width}x{message.height}); no camera FoV check until a valid one"
+            )
+        self.camera_info = message if problem is None else None
+        self.camera_info_problem = problem
 
     def run_worker(self) -> None:
         while not self.stop_worker.is_set():
@@ -224,16 +268,18 @@ class LaPoseNode(LifecycleNode):
             try:
                 self.process(*item)
             except BadImage as error:
-                self.reject(item[0], str(error))
+                self.reject(item[0], str(error), bad_stamp=isinstance(error, BadStamp))
             except Exception as error:  # keep running: one bad frame must not stop odometry
                 self.reject(item[0], f"{type(error).__name__}: {error}")
 
-    def reject(self, message, reason: str) -> None:
+    def reject(self, message, reason: str, bad_stamp: bool = False) -> None:
         """Count and log a skipped frame; the same reason is logged at most once a second."""
         now = time.monotonic()
         repeated = reason == self.stats.last_error and now - self.last_reject_log < 1.0
+        self.stats.note_error(reason)  # before the count: see NodeStatistics
+        if bad_stamp:
+            self.stats.bad_stamps += 1
         self.stats.rejected += 1
-        self.stats.last_error = reason
         if not repeated:
             self.last_reject_log = now
             stamp = messages.stamp_to_seconds(message.header.stamp)
@@ -246,6 +292,7 @@ class LaPoseNode(LifecycleNode):
         started = time.perf_counter()
         with self.pipeline_lock:
             output = self.pipeline.process(message)
+        self.stats.note_good()  # before the count: see NodeStatistics
         if output is None:
             self.stats.skipped += 1  # frame-rate selection: too soon after the previous used
             return
@@ -262,8 +309,9 @@ class LaPoseNode(LifecycleNode):
         if result.state == diagnostics.RESET:
             self.stats.resets += 1
             self.get_logger().warning(
-                f"tracking restarted at {result.stamp:.3f} s (stamp went backwards or a gap "
-                f"over {self.settings.streaming.max_gap_s} s)"
+                f"tracking restarted at {result.stamp:.3f} s on a new timeline "
+                f"({self.pipeline.estimator.selector.confirm_frames} frames in a row went "
+                f"backwards or came over {self.settings.streaming.max_gap_s} s after the track)"
             )
         self.stats.state = result.state
 
@@ -271,29 +319,32 @@ class LaPoseNode(LifecycleNode):
         self.diagnostics_pub.publish(self.diagnostics_message())
 
     def diagnostics_message(self) -> DiagnosticArray:
-        pipeline = self.pipeline
-        extra = {"device": str(pipeline.estimator.device) if pipeline else "none"}
-        if self.settings is not None:
-            refiner = self.estimator.refiner if self.estimator is not None else None
-            extra.update(
-                diagnostics.refinement_values(refiner, self.settings.refinement.checkpoint)
-            )
+        pipeline, estimator, settings = self.pipeline, self.estimator, self.settings
+        lifecycle = self.lifecycle_state()
+        extra = {
+            "lifecycle_state": lifecycle,
+            "device": str(pipeline.estimator.device) if pipeline else "none",
+        }
+        if settings is not None:
+            refiner = estimator.refiner if estimator is not None else None
+            extra.update(diagnostics.refinement_values(refiner, settings.refinement.checkpoint))
         if self.last_fov is not None:
             extra["predicted_vertical_fov_deg"] = f"{math.degrees(self.last_fov):.2f}"
-        if self.camera_info is not None and self.camera_info.k[4] > 0.0:
-            config = self.estimator.config
-            fov = input_vertical_fov(
-                self.camera_info.k[4],
-                self.camera_info.height,
-                self.camera_info.width,
-                config.image_height,
-                config.image_width,
+        if self.camera_info_problem is not None:
+            extra["camera_info"] = f"invalid: {self.camera_info_problem}"
+        elif self.camera_info is not None and estimator is not None:
+            config = estimator.config
+            fov = diagnostics.camera_info_vertical_fov(
+                self.camera_info, config.image_height, config.image_width
             )
-            extra["camera_info_vertical_fov_deg"] = f"{math.degrees(fov):.2f}"
-        state = diagnostics.PAUSED if self.paused else self.stats.state
-        self.stats.state = state
+            if fov is not None:
+                extra["camera_info_vertical_fov_deg"] = f"{math.degrees(fov):.2f}"
+        if lifecycle != "active":
+            state = lifecycle
+        else:
+            state = diagnostics.PAUSED if self.paused else self.stats.state
         stamp = self.last_input_stamp or self.get_clock().now().to_msg()
-        return self.stats.to_message(stamp, self.get_name(), extra)
+        return self.stats.to_message(stamp, self.get_name(), extra, state)
 
     # --- services ------------------------------------------------------------------------
 
@@ -303,6 +354,7 @@ class LaPoseNode(LifecycleNode):
             return response
         with self.pipeline_lock:
             self.pipeline.reset()
+        self.stats.clear_error()
         self.stats.resets += 1
         self.stats.state = diagnostics.WAITING
         response.success, response.message = True, "odometry reset to the identity"
@@ -315,11 +367,16 @@ class LaPoseNode(LifecycleNode):
         return response
 
     def handle_resume(self, request, response):
+        """Listen again; the frames missed while paused break the track, so the odometry
+        restarts at the identity (as after ``~/reset``)."""
         with self.pipeline_lock:
             if self.pipeline is not None:
                 self.pipeline.reset()  # frames were skipped: start over
+                self.stats.state = diagnostics.WAITING
+        self.stats.clear_error()
         self.paused = False
-        response.success, response.message = True, "resumed"
+        response.success = True
+        response.message = "resumed: odometry restarts at the identity (frames were missed)"
         return response
 
 

@@ -24,7 +24,7 @@ from nav_msgs.msg import Path as PathMessage
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 
@@ -165,6 +165,7 @@ class Client:
         image_type = CompressedImage if compressed else Image
         # reliable (the default): publish_confirmed() can wait for the node's acknowledgement
         self.image_pub = self.node.create_publisher(image_type, "/image_raw", 10)
+        self.camera_info_pub = self.node.create_publisher(CameraInfo, "/camera_info", 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
@@ -213,6 +214,20 @@ class Client:
         self.image_pub.publish(message)
         if not self.image_pub.wait_for_all_acked(Duration(seconds=timeout)):
             raise TimeoutError(f"the image was not acknowledged within {timeout} s")
+
+    def publish_camera_info(self, message: CameraInfo, timeout: float = 30.0) -> None:
+        """Publish a CameraInfo once the node subscribes, and wait for its acknowledgement."""
+        if not self.wait_for(lambda: self.camera_info_pub.get_subscription_count() > 0, timeout):
+            raise TimeoutError("nobody subscribes to /camera_info")
+        self.camera_info_pub.publish(message)
+        if not self.camera_info_pub.wait_for_all_acked(Duration(seconds=timeout)):
+            raise TimeoutError(f"the camera info was not acknowledged within {timeout} s")
+
+    def diagnostics_values(self) -> dict[str, str]:
+        """The key/values of the newest /diagnostics message received ({} before one)."""
+        with self.lock:
+            arrays = self.received.get("diagnostics")
+        return {item.key: item.value for item in arrays[-1].status[0].values} if arrays else {}
 
     def node_report(self) -> tuple[float | None, dict[str, int]]:
         """From the newest /diagnostics message: its stamp (the newest input image's, in s)

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 from lifecycle_msgs.msg import Transition
+from sensor_msgs.msg import CameraInfo, Image
 
 from la_pose_core.data import KittiSequence
 from la_pose_ros import messages
@@ -309,6 +310,12 @@ def bad_image(kind: str, feeder: Feeder, stamp_s: float):
         message.data = array.array("B")
     elif kind == "huge":
         message = image_message(np.zeros((2000, 2000), np.uint8), stamp_s)
+    elif kind == "float":  # a depth map, NaN where unknown
+        depth = np.full((good.shape[0], good.shape[1]), np.nan, np.float32)
+        message = Image(height=depth.shape[0], width=depth.shape[1], encoding="32FC1")
+        message.header = image_message(good, stamp_s).header
+        message.step = depth.strides[0]
+        message.data = array.array("B", depth.tobytes())
     return message
 
 
@@ -317,22 +324,117 @@ def test_bad_input_is_logged_and_skipped_and_the_node_keeps_publishing(raw_node)
     feeder.publish(4)
     client.clear()
     before = dict(feeder.counters)
-    for kind in ("encoding", "length", "zero", "huge"):
+    for kind in ("encoding", "length", "zero", "huge", "float"):
         stamp_s = feeder.take_stamp()
         feeder.send(stamp_s, bad_image(kind, feeder, stamp_s))
-    assert changes(feeder, before)["frames_rejected"] == 4
-    # a stamp jumping backwards: a valid image that restarts tracking (so does the next frame,
-    # 50 s later: a gap)
+    assert changes(feeder, before)["frames_rejected"] == 5
+    # a lone stamp jumping backwards: a valid image, rejected (the track goes on)
     backwards = feeder.send(round(feeder.next_stamp - 50.0, 6))
     sent = feeder.publish(12)
-    assert_outputs_follow_inputs(client, feeder, [backwards, *sent], before, min_used=7)
+    assert_outputs_follow_inputs(client, feeder, [backwards, *sent], before, min_used=6)
     counts = changes(feeder, before)
-    assert counts["frames_rejected"] == 4 and counts["resets"] == 2, counts
+    assert counts["frames_rejected"] == 6 and counts["resets"] == 0, counts
+    assert of_frames(client.messages("odometry"), {backwards}) == []
     log = node.output()
-    for reason in ("unsupported encoding", "data has", "zero-size image", "2000x2000"):
+    for reason in (
+        "unsupported encoding 'not_an_encoding'",
+        "unsupported encoding '32FC1'",
+        "data has",
+        "zero-size image",
+        "2000x2000",
+        "off the track's timeline",
+    ):
         assert reason in log, reason
-    assert "tracking restarted" in log
     assert node.process.poll() is None  # still running
+
+
+def test_a_lone_implausible_stamp_is_rejected_and_a_new_timeline_restarts_once_it_persists(
+    raw_node,
+):
+    node, client, feeder = raw_node
+    feeder.publish(6)
+    client.clear()
+    before = dict(feeder.counters)
+    outliers = []
+    for outlier in (round(feeder.next_stamp + 1e6, 6), 0.0):
+        outliers.append(feeder.send(outlier))
+        feeder.publish(4)
+    counts = changes(feeder, before)
+    assert counts["frames_rejected"] == 2 and counts["resets"] == 0, counts
+    assert diagnostics_values(client)["stamps_rejected"] != "0"
+    assert of_frames(client.messages("odometry"), set(outliers)) == []
+    assert of_frames(client.messages("tf"), set(outliers), tf_stamp) == []
+    # the path went on: it holds poses from before the outliers, and none of theirs
+    path = client.messages("path")[-1]
+    assert len(path.poses) >= 7
+    assert not {stamp(pose.header.stamp) for pose in path.poses} & set(outliers)
+    # a new timeline (500 s back: a bag loop) restarts tracking on its third frame
+    before = dict(feeder.counters)
+    feeder.next_stamp = round(feeder.next_stamp - 500.0, 6)
+    timeline = feeder.publish(5)
+    counts = changes(feeder, before)
+    assert counts["frames_rejected"] == 2 and counts["resets"] == 1, counts
+    restarted = timeline[2]
+    assert client.wait_for(lambda: of_frames(client.messages("odometry"), {restarted}), 20)
+    first = of_frames(client.messages("odometry"), {restarted})[0]
+    position = first.pose.pose.position
+    assert (position.x, position.y, position.z) == (0.0, 0.0, 0.0)
+    assert "tracking restarted" in node.output()
+
+
+def test_last_error_clears_after_ten_good_frames_or_a_reset(raw_node):
+    _node, client, feeder = raw_node
+    feeder.publish(2)
+    for clear in ("good frames", "reset"):
+        stamp_s = feeder.take_stamp()
+        feeder.send(stamp_s, bad_image("encoding", feeder, stamp_s))
+        assert diagnostics_values(client)["last_error"].startswith("unsupported encoding")
+        feeder.publish(9)
+        assert diagnostics_values(client)["last_error"] != ""
+        if clear == "good frames":
+            feeder.publish(1)
+            assert diagnostics_values(client)["last_error"] == ""
+        else:
+            assert client.trigger("/la_pose/reset").success
+            assert client.wait_for(lambda: client.diagnostics_values()["last_error"] == "", 20)
+
+
+def camera_info(fx: float = 718.856, fy: float = 718.856, width: int = 1241, height: int = 376):
+    message = CameraInfo(width=width, height=height)
+    message.k = [fx, 0.0, width / 2.0, 0.0, fy, height / 2.0, 0.0, 0.0, 1.0]
+    return message
+
+
+def test_a_bad_camera_info_is_warned_about_once_and_shows_no_fov(raw_node):
+    node, client, _feeder = raw_node
+
+    def shows(predicate) -> bool:
+        return client.wait_for(lambda: predicate(client.diagnostics_values()), 20)
+
+    def fov_shown(values: dict) -> bool:
+        return "camera_info_vertical_fov_deg" in values and "camera_info" not in values
+
+    bad = {
+        "K is not finite (NaN or infinite)": [
+            camera_info(fy=float("nan")),
+            camera_info(fx=float("inf")),
+        ],
+        "K has a zero or negative focal length": [camera_info(0.0, 0.0), camera_info(fy=0.0)],
+        "the image size is zero": [camera_info(width=0), camera_info(height=0)],
+    }
+    for problem, messages_of_kind in bad.items():
+        for message in messages_of_kind:
+            client.publish_camera_info(camera_info())
+            assert shows(fov_shown)
+            fov = float(client.diagnostics_values()["camera_info_vertical_fov_deg"])
+            assert 0.0 < fov < 180.0
+            client.publish_camera_info(message)
+            assert shows(lambda v, p=problem: v.get("camera_info") == f"invalid: {p}")
+            assert "camera_info_vertical_fov_deg" not in client.diagnostics_values()
+    log = node.output()
+    assert log.count("invalid camera_info ignored") == len(bad), log  # once per kind
+    for problem in bad:
+        assert f"invalid camera_info ignored: {problem}" in log
 
 
 def test_reset_service_restarts_odometry_at_the_identity(raw_node):
@@ -357,6 +459,9 @@ def test_lifecycle_deactivate_stops_and_activate_resumes(raw_node):
     assert client.change_state(Transition.TRANSITION_DEACTIVATE)
     assert client.lifecycle_state() == "inactive"
     client.clear()
+    # /diagnostics keep coming, with the lifecycle state
+    assert client.wait_for(lambda: client.diagnostics_values().get("state") == "inactive", 20)
+    assert client.diagnostics_values()["lifecycle_state"] == "inactive"
     unheard = set(feeder.publish_unheard(6))
     time.sleep(0.5)
     assert of_frames(client.messages("odometry"), unheard) == []
@@ -379,10 +484,15 @@ def test_pause_and_resume_services(raw_node):
     paused = set(feeder.publish(5))
     assert changes(feeder, before)["frames_ignored"] == 5
     assert of_frames(client.messages("odometry"), paused) == []
-    assert client.trigger("/la_pose/resume").success
+    response = client.trigger("/la_pose/resume")
+    assert response.success and "restarts at the identity" in response.message
     sent = set(feeder.publish(6))
     assert client.wait_for(lambda: len(of_frames(client.messages("odometry"), sent)) == 3, 20)
     assert of_frames(client.messages("odometry"), paused) == []
+    first = of_frames(client.messages("odometry"), sent)[0]
+    assert stamp(first.header.stamp) == min(sent)
+    position = first.pose.pose.position
+    assert (position.x, position.y, position.z) == (0.0, 0.0, 0.0)
 
 
 def test_compressed_image_stream_produces_every_output(compressed_node):
@@ -402,6 +512,10 @@ def test_a_missing_checkpoint_fails_configure_with_a_clear_error(tmp_path):
         assert client.wait_for(lambda: "configure failed" in node.output(), 60), node.output()
         assert "missing.pt" in node.output()
         assert client.lifecycle_state() == "unconfigured"
+        # /diagnostics say so (and keep coming) while the node waits
+        assert client.wait_for(lambda: client.diagnostics_values().get("state") == "unconfigured")
+        client.clear()
+        assert client.wait_for(lambda: client.diagnostics_values().get("state") == "unconfigured")
         assert node.process.poll() is None  # waits for a lifecycle manager to retry
     finally:
         client.close()
