@@ -127,6 +127,14 @@ def _add_input_arguments(parser: argparse.ArgumentParser, stage: Stage) -> None:
         help="clip shards: folders of .tar, globs ('shards/*.tar'), brace patterns or files"
         + (" (posed clips with intrinsics)" if stage.with_labels else ""),
     )
+    parser.add_argument(
+        "--strict-data",
+        action="store_true",
+        default=None,
+        help="a shard of --data or --val-data that does not read (empty, not a tar, "
+        "truncated, corrupt) or a clip that does not decode is an error (exit 2); default: "
+        "skipped, named in a warning and counted in summary.json",
+    )
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
 
 

@@ -12,19 +12,26 @@ Restoring replays the epoch up to that position (the skipped batches are read an
 a resume late in a very long epoch takes a while; it is exact, which is what ``--resume``
 promises). Incomplete batches are dropped (``partial_batches=False``): DDP ranks and gradient
 accumulation see fixed-size batches.
+
+Bad shards: :func:`check_shards` finds the shards that are not readable clip shards
+(:func:`la_pose_core.data.shards.check_shard`) before a run reads any, and :func:`drop_bad_shards`
+names each in a one-line warning and leaves it out (``strict``: an error instead; no readable
+shard at all is always one). A stream with ``skip_bad_data`` also skips, warns about and counts
+a shard that fails later, or a clip that does not decode.
 """
 
 from __future__ import annotations
 
 import glob
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from torch.utils.data import DataLoader
 
-from la_pose_core.data.shards import ClipShardDataset, list_shards
+from la_pose_core.data.shards import BadShardError, ClipShardDataset, check_shard, list_shards
 from la_pose_core.data.virtual_rotation import VirtualRotation
 
 
@@ -50,6 +57,56 @@ def resolve_shards(specs: str | Sequence[str]) -> list[str]:
     return urls
 
 
+MAX_BAD_SHARD_WARNINGS = 10  # lines; the rest are summed up in one more
+
+
+def check_shards(urls: Sequence[str]) -> dict[str, str]:
+    """``{url: reason}`` of the shards that are not readable clip shards, in ``urls`` order."""
+    return {url: reason for url in urls if (reason := check_shard(url)) is not None}
+
+
+def drop_bad_shards(
+    urls: Sequence[str],
+    bad: dict[str, str],
+    option: str = "--data",
+    strict: bool = False,
+    warn: bool = True,
+) -> tuple[list[str], list[dict[str, str]]]:
+    """The shards of ``urls`` not in ``bad`` (from :func:`check_shards`), and a record
+    ``{"data": option, "shard", "reason"}`` of each left out, named in a one-line warning on
+    stderr (``warn``). ``strict``: a bad shard raises :class:`BadShardError` instead; so does
+    a list of bad shards only."""
+    records = [{"data": option, "shard": url, "reason": bad[url]} for url in urls if url in bad]
+    if records and strict:
+        first = records[0]
+        raise BadShardError(
+            f"{option}: bad clip shard {first['shard']}: {first['reason']} (--strict-data; "
+            f"{len(records)} of {len(urls)} shards bad)"
+        )
+    good = [url for url in urls if url not in bad]
+    if not good:
+        first = records[0]
+        raise BadShardError(
+            f"{option}: no readable clip shard among the {len(urls)} given (first: "
+            f"{first['shard']}: {first['reason']})"
+        )
+    if warn:
+        for record in records[:MAX_BAD_SHARD_WARNINGS]:
+            print(
+                f"la-pose train: warning: skipping {option} shard {record['shard']}: "
+                f"{record['reason']}",
+                file=sys.stderr,
+            )
+        if len(records) > MAX_BAD_SHARD_WARNINGS:
+            print(
+                f"la-pose train: warning: skipping {len(records) - MAX_BAD_SHARD_WARNINGS} "
+                f"more bad {option} shards (summary.json lists them all)",
+                file=sys.stderr,
+            )
+        sys.stderr.flush()
+    return good, records
+
+
 def _worker_init(_: int) -> None:
     # Ctrl-C reaches the whole process group: the loader workers must outlive it so the main
     # process can finish its step and write the checkpoint (the loader shuts them down).
@@ -71,6 +128,8 @@ class BatchStream:
         virtual_rotation: ``ClipShardDataset(virtual_rotation=...)`` (training streams only).
         with_frames: ``ClipShardDataset(with_frames=...)`` (False: labels and intervals only).
         mirror: ``ClipShardDataset(mirror=...)`` (training streams only).
+        skip_bad_data: ``ClipShardDataset(skip_bad_data=...)``: skip (warn, count) what does
+            not read instead of raising.
     """
 
     def __init__(
@@ -88,6 +147,7 @@ class BatchStream:
         virtual_rotation: VirtualRotation | None = None,
         with_frames: bool = True,
         mirror: float = 0.0,
+        skip_bad_data: bool = False,
     ) -> None:
         if len(urls) < world_size:
             raise ValueError(
@@ -112,6 +172,7 @@ class BatchStream:
             virtual_rotation=virtual_rotation,
             with_frames=with_frames,
             mirror=mirror,
+            skip_bad_data=skip_bad_data,
         )
         self.epoch = 0
         self.batches_in_epoch = 0
@@ -149,6 +210,11 @@ class BatchStream:
             batch = next(self._iterator)
         self.batches_in_epoch += 1
         return batch
+
+    @property
+    def skipped_bad_data(self) -> int:
+        """Shards and clips this stream skipped because they did not read (all its epochs)."""
+        return self.dataset.skipped_bad_data
 
     def state(self) -> dict[str, int]:
         """Position: ``{"epoch", "batches_in_epoch"}``."""

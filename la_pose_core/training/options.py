@@ -66,6 +66,9 @@ class TrainOptions:
     cache_latents: bool = False
     seed: int = 0
     shuffle_buffer: int = 64
+    # a shard of --data or --val-data that does not read (or a clip that does not decode) is
+    # an error; by default it is skipped, named in a warning and counted in summary.json
+    strict_data: bool = False
     # Held-out shards (never trained on): every val_every steps and after the last one the
     # stage's validation measures go to TensorBoard (val/...) and summary.json.
     val_data: list[str] | None = None
@@ -182,6 +185,7 @@ RUNTIME_OPTIONS = frozenset(
         "val_every",
         "val_batches",
         "cache_latents",  # the same training, without recomputing a frozen backbone
+        "strict_data",  # only whether a bad shard is skipped or an error
     }
 )
 

@@ -150,14 +150,27 @@ class RunLog:
         if self.progress is not None:
             self.progress.close()
 
-    def summary(self, run: RunState, stage_name: str, stopped: int | None) -> dict[str, Any]:
-        """What ``summary.json`` holds. Collective (every rank's data record is gathered)."""
+    def summary(
+        self,
+        run: RunState,
+        stage_name: str,
+        stopped: int | None,
+        bad_shards: list[dict[str, str]] | None = None,
+        bad_data_skipped: int = 0,
+    ) -> dict[str, Any]:
+        """What ``summary.json`` holds. Collective (every rank's data record is gathered).
+
+        ``bad_shards``: the shards left out before reading (``{"data", "shard", "reason"}``);
+        ``bad_data_skipped``: shards and clips this rank's readers skipped while reading, in
+        this launch (a resume's replay of its epoch included).
+        """
         elapsed = time.perf_counter() - self.start_time
         ranks = self.context.gather_objects(
             {
                 "rank": self.context.rank,
                 "clips_seen": run.counters["clips_seen"],
                 "epoch": run.stream.epoch,
+                "bad_data_skipped": bad_data_skipped,
                 "keys_by_epoch": {str(e): sorted(k) for e, k in self.keys_by_epoch.items()},
             }
         )
@@ -186,6 +199,8 @@ class RunLog:
                 None if run.outlier_filter is None else run.outlier_filter.total_dropped
             ),
             "label_noise": {name: run.counters.get(name, 0) for name in LABEL_NOISE_COUNTERS},
+            "bad_shards": list(bad_shards or []),
+            "bad_data_skipped_while_reading": sum(rank["bad_data_skipped"] for rank in ranks),
             "ranks": ranks,
         }
 

@@ -3,7 +3,9 @@
 A run lives in a folder ``RUN_DIR``::
 
     RUN_DIR/
-      config.json    resolved options and model config, written before the first step
+      config.json    resolved options and model config, written once the first step is done
+                     (or with a checkpoint before it): a run that fails before its first step
+                     leaves none, and can be run again as it is
       last.pt        newest checkpoint: model parts + trainer state (see below)
       model.pt       the finished model (parts only), written when the last step is done
       summary.json   what happened: steps, losses, throughput, data seen per rank
@@ -20,7 +22,16 @@ arrives: the handler only sets a flag, the loop finishes its step, the ranks agr
 checkpoint is written and the run returns (exit status ``128 + signal``). A second signal aborts
 at once. ``resume=True`` reloads ``last.pt`` and continues to the same final step; with the same
 world size and loader workers the data order, RNG streams and therefore the weights are those of
-an uninterrupted run.
+an uninterrupted run. A folder with ``config.json`` but no ``last.pt`` (a run that stepped and
+died before its first checkpoint, or one that is running) is neither resumed nor started over.
+Every start and resume removes the temporary files a killed atomic write left behind
+(``.last.pt.*.tmp`` and the like, :mod:`la_pose_core.atomic_write`).
+
+Bad data: before reading any, the shards of ``data`` and ``val_data`` are checked
+(:func:`la_pose_core.training.data.check_shards`); a bad one is named in a one-line warning and
+left out, a shard or clip that fails while read is skipped the same way, and both are counted
+in ``summary.json`` (``bad_shards``, ``bad_data_skipped_while_reading``). ``strict_data``
+makes either an error; no readable shard at all is always one.
 
 Step: ``grad_accum`` micro-batches (DDP gradient sync on the last only), bf16 autocast on CUDA
 (full precision on CPU), gradient clipping, AdamW (no weight decay on biases, norms and
@@ -39,6 +50,7 @@ import dataclasses
 import datetime
 import json
 import math
+import re
 import signal
 import sys
 import threading
@@ -53,6 +65,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from la_pose_core.atomic_write import atomic_write_text
+from la_pose_core.data.shards import BadShardError
 from la_pose_core.json_output import dumps
 from la_pose_core.model.checkpoint import (
     FORMAT,
@@ -65,7 +78,7 @@ from la_pose_core.model.checkpoint import (
 from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.precision import autocast_context
 from la_pose_core.training.clip_length import sample_clip_length, truncate_clips
-from la_pose_core.training.data import BatchStream, resolve_shards
+from la_pose_core.training.data import BatchStream, check_shards, drop_bad_shards, resolve_shards
 from la_pose_core.training.distributed import DistContext, setup_distributed
 from la_pose_core.training.latent_cache import LatentCache, cache_file
 from la_pose_core.training.options import TrainOptions
@@ -85,6 +98,10 @@ from la_pose_core.training.schedule import default_warmup_steps, warmup_cosine
 from la_pose_core.training.stages import TRAINING_FPS_KEY, Stage, clip_fps_range, get_stage, unwrap
 
 MAX_NONFINITE_STEPS = 10
+# what la_pose_core.atomic_write leaves of a run file when killed mid-write
+ORPHAN_TEMPORARY = re.compile(
+    r"^\.(config\.json|last\.pt|model\.pt|summary\.json|latent_cache(\.rank\d+)?\.pt)\..+\.tmp$"
+)
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -133,8 +150,12 @@ class Trainer:
         self.stop_signal: int | None = None
         self.step_hooks: list[Callable[[Trainer, int], None]] = []
         self._previous_handlers: dict[int, Any] = {}
-        self.urls: list[str] = []  # the resolved shard files, once set up
+        self.urls: list[str] = []  # the resolved, readable shard files, once set up
         self.validation_batches: list[dict[str, Any]] = []  # held-out batches (rank 0)
+        self.bad_shards: list[dict[str, str]] = []  # left out of data and val_data
+        self._validation_skipped = 0  # bad shards and clips the validation stream skipped
+        self._start_step = 0  # of this launch
+        self._launch_recorded = False  # config.json written (or appended to) by this launch
 
     # ----------------------------------------------------------------------------------------
     # signals
@@ -166,19 +187,44 @@ class Trainer:
     # set-up
 
     def _check_run_dir(self, context: DistContext) -> None:
+        """A fresh run needs a folder without a run in it, a resume one with a checkpoint. A
+        run that failed before its first step left no ``config.json``: nothing blocks it."""
         run_dir = Path(self.options.run_dir)
+        config, last = run_dir / CONFIG_FILE, run_dir / LAST_CHECKPOINT
+        stalled = (
+            f"the run recorded in {config} has no checkpoint: it stopped before its first one, "
+            f"or is still running; delete {config} to start it again there, or choose another "
+            "--out"
+        )
         if self.resume:
-            if not (run_dir / LAST_CHECKPOINT).is_file():
-                raise FileNotFoundError(
-                    f"{run_dir / LAST_CHECKPOINT}: no checkpoint to resume from (the run stopped "
-                    "before its first one: start it again without --resume in a fresh --out)"
-                )
-        elif (run_dir / CONFIG_FILE).exists() or (run_dir / LAST_CHECKPOINT).exists():
+            if not last.is_file():
+                if config.is_file():
+                    raise FileNotFoundError(f"{last}: no checkpoint to resume from: {stalled}")
+                raise FileNotFoundError(f"{run_dir}: no training run here (nothing to resume)")
+        elif last.exists():
             raise FileExistsError(
                 f"{run_dir} already holds a training run: continue it with --resume, or choose "
                 "another --out"
             )
+        elif config.exists():
+            raise FileExistsError(f"{run_dir} holds no checkpoint to continue: {stalled}")
         context.barrier()  # every rank checked before rank 0 writes anything
+
+    def _remove_orphan_temporaries(self, context: DistContext) -> None:
+        """Delete what killed atomic writes of the run's files left (``.last.pt.*.tmp``...)."""
+        run_dir = Path(self.options.run_dir)
+        if not context.is_main or not run_dir.is_dir():
+            return
+        orphans = [path for path in run_dir.iterdir() if ORPHAN_TEMPORARY.match(path.name)]
+        for path in orphans:
+            path.unlink(missing_ok=True)
+        if orphans:
+            plural = "s" if len(orphans) != 1 else ""
+            print(
+                f"la-pose train: removed {len(orphans)} temporary file{plural} left by an "
+                f"interrupted write in {run_dir}",
+                file=sys.stderr,
+            )
 
     def _resolve(self) -> tuple[TrainOptions, Any]:
         """Fill the options' defaults (config from --init, stage LR, warm-up); load --init."""
@@ -218,6 +264,13 @@ class Trainer:
             ),
         )
         return resolved, init
+
+    def _record_launch(self, context: DistContext) -> None:
+        """Write ``config.json`` (a resume: add this launch to it) once per launch, when the
+        first step is done or a checkpoint is written, whichever comes first."""
+        if not self._launch_recorded:
+            self._write_run_config(context, self.urls, self._start_step)
+            self._launch_recorded = True
 
     def _write_run_config(self, context: DistContext, urls: list[str], start_step: int) -> None:
         if not context.is_main:
@@ -275,6 +328,7 @@ class Trainer:
                     stopped = self.stop_signal if self.stop_signal is not None else signal.SIGTERM
                     break
                 record = self._train_step(run, log, context)
+                self._record_launch(context)
                 for hook in self.step_hooks:
                     hook(self, run.step)
                 log.after_step(run, record)
@@ -295,7 +349,8 @@ class Trainer:
         options, stage, config = self.options, self.stage, self.options.config
         if context.is_main:
             Path(options.run_dir).mkdir(parents=True, exist_ok=True)
-        urls = self.urls = resolve_shards(options.data)
+        self._remove_orphan_temporaries(context)
+        urls = self.urls = self._readable_shards(context)
         self.validation_batches = self._read_validation_batches(context)
         seed_everything(options.seed)  # the same initial weights on every rank
         model = stage.build(config, init, options).to(context.device)
@@ -327,7 +382,7 @@ class Trainer:
             self._load_state(run, context)
         if options.cache_latents:  # after a resume's load: the backbone is the run's
             run.latent_cache = self._latent_cache(model, urls, context)
-        self._write_run_config(context, urls, run.step)
+        self._start_step = run.step  # config.json is written once a step is done
         run.wrapped = model
         if context.distributed:
             device = context.device
@@ -336,6 +391,26 @@ class Trainer:
             )
         model.train()
         return run
+
+    def _readable_shards(self, context: DistContext) -> list[str]:
+        """The shards of ``data`` that pass :func:`check_shards` (rank 0 checks, every rank
+        takes its answer); the others named, left out and recorded in ``bad_shards``."""
+        options = self.options
+        urls = resolve_shards(options.data)
+        bad = context.gather_objects(check_shards(urls) if context.is_main else None)[0]
+        good, self.bad_shards = drop_bad_shards(
+            urls, bad, "--data", options.strict_data, warn=context.is_main
+        )
+        if self.resume and context.is_main:
+            first = json.loads((Path(options.run_dir) / CONFIG_FILE).read_text()).get("shards")
+            if first is not None and first != good:
+                print(
+                    f"la-pose train: the readable shards differ from those the run started with "
+                    f"({len(good)} now, {len(first)} then: {CONFIG_FILE} 'shards'): the data "
+                    "order differs from an uninterrupted run",
+                    file=sys.stderr,
+                )
+        return good
 
     def _batch_stream(self, urls: list[str], context: DistContext) -> BatchStream:
         options, config = self.options, self.options.config
@@ -353,6 +428,7 @@ class Trainer:
             virtual_rotation=options.virtual_rotation_options(),
             with_frames=not options.cache_latents,
             mirror=options.mirror,
+            skip_bad_data=not options.strict_data,
         )
 
     def _latent_cache(self, model: nn.Module, urls: list[str], context: DistContext) -> LatentCache:
@@ -367,18 +443,24 @@ class Trainer:
         if cache is None:
             print("la-pose train: running the frozen backbone once over the clips", file=sys.stderr)
             started = time.perf_counter()
-            cache = LatentCache.build(
-                backbone,
-                urls,
-                (config.image_width, config.image_height),
-                fingerprint,
-                options.batch_size,
-                context.device,
-                options.precision,
-                context.rank,
-                context.world_size,
-                mirror,
-            )
+            try:
+                cache = LatentCache.build(
+                    backbone,
+                    urls,
+                    (config.image_width, config.image_height),
+                    fingerprint,
+                    options.batch_size,
+                    context.device,
+                    options.precision,
+                    context.rank,
+                    context.world_size,
+                    mirror,
+                )
+            except BadShardError as error:  # the cached stream cannot skip what this skips
+                raise BadShardError(
+                    f"--cache-latents: {error} (every clip of a readable shard must decode: "
+                    "leave this shard out, or train without --cache-latents)"
+                ) from None
             cache.save(path)
             took = f"computed in {time.perf_counter() - started:.0f} s"
         else:
@@ -393,11 +475,15 @@ class Trainer:
         if options.val_data is None or not context.is_main:
             return []
         config = options.config
+        urls = resolve_shards(options.val_data)
+        urls, bad = drop_bad_shards(urls, check_shards(urls), "--val-data", options.strict_data)
+        self.bad_shards += bad
         stream = BatchStream(
-            resolve_shards(options.val_data),
+            urls,
             (config.image_width, config.image_height),
             options.batch_size,
             with_labels=self.stage.with_labels,
+            skip_bad_data=not options.strict_data,
         )
         batches = []
         try:
@@ -406,6 +492,7 @@ class Trainer:
                 if stream.epoch == 0:  # not the start of a second pass
                     batches.append(batch)
         finally:
+            self._validation_skipped = stream.skipped_bad_data
             stream.close()
         for batch in batches:
             self.stage.check_batch(batch, config)
@@ -530,7 +617,8 @@ class Trainer:
                     **extra,
                 },
             )
-        summary = log.summary(run, self.stage.name, stopped)
+        skipped = run.stream.skipped_bad_data + self._validation_skipped
+        summary = log.summary(run, self.stage.name, stopped, self.bad_shards, skipped)
         if context.is_main:
             log.close()
             atomic_write_text(run_dir / SUMMARY_FILE, dumps(summary) + "\n")
@@ -542,6 +630,7 @@ class Trainer:
 
     def _save(self, run: RunState, context: DistContext) -> None:
         """Write ``last.pt`` (every rank takes part: RNG states and data positions are gathered)."""
+        self._record_launch(context)  # a checkpoint needs its config.json
         trainer_state = run.state_dict(context, self.options.num_workers)
         if context.is_main:
             extra = {

@@ -5,16 +5,24 @@
 :mod:`.writer`
     :class:`ClipShardWriter` and :func:`write_clips_to_shards`
 :mod:`.reader`
-    :class:`ClipShardDataset` (the webdataset pipeline) and :func:`read_shard_metadata`
+    :class:`ClipShardDataset` (the webdataset pipeline), :func:`check_shard` (what is wrong
+    with a bad shard) and :func:`read_shard_metadata`
 """
 
 from la_pose_core.data.shards.format import (
+    CorruptSampleError,
     clip_to_sample,
     collate_clips,
     decode_sample,
     frames_to_tensor,
 )
-from la_pose_core.data.shards.reader import ClipShardDataset, list_shards, read_shard_metadata
+from la_pose_core.data.shards.reader import (
+    BadShardError,
+    ClipShardDataset,
+    check_shard,
+    list_shards,
+    read_shard_metadata,
+)
 from la_pose_core.data.shards.writer import (
     ClipShardWriter,
     ShardWriteResult,
@@ -22,9 +30,12 @@ from la_pose_core.data.shards.writer import (
 )
 
 __all__ = [
+    "BadShardError",
     "ClipShardDataset",
     "ClipShardWriter",
+    "CorruptSampleError",
     "ShardWriteResult",
+    "check_shard",
     "clip_to_sample",
     "collate_clips",
     "decode_sample",

@@ -94,6 +94,11 @@ _FRAME_FIELD = re.compile(r"^frame_(\d+)\.(png|jpg|jpeg)$")
 _BAD_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9_\-]")
 
 
+class CorruptSampleError(ValueError):
+    """A sample whose stored bytes do not decode (a damaged shard), as opposed to a sample
+    that decodes but does not fit the reader's request (no poses with ``with_labels=True``)."""
+
+
 def sanitize_key(text: str) -> str:
     """A sample key from any text: characters outside ``[A-Za-z0-9_-]`` become ``_``."""
     return _BAD_KEY_CHARACTERS.sub("_", text) or "clip"
@@ -121,7 +126,7 @@ def decode_image_bytes(data: bytes) -> np.ndarray:
     """PNG/JPEG bytes -> uint8 ``(H, W)`` greyscale or ``(H, W, 3)`` RGB."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ValueError("undecodable image in shard")
+        raise CorruptSampleError("undecodable image in shard")
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 4:
@@ -233,16 +238,12 @@ def decode_sample(
         with_frames: False leaves the images undecoded (no ``frames``): for a head trained on
             cached latent actions (:mod:`la_pose_core.training.latent_cache`).
     """
-    meta = json.loads(sample["meta.json"])
-    if meta.get("format") != FORMAT_NAME or int(meta.get("version", 0)) > FORMAT_VERSION:
-        raise ValueError(
-            f"{sample.get('__key__')}: not a version <= {FORMAT_VERSION} {FORMAT_NAME} sample"
-        )
+    meta = _read_meta(sample)
     frame_fields = sorted(
         ((int(m.group(1)), name) for name in sample if (m := _FRAME_FIELD.match(name))),
     )
     if len(frame_fields) != meta["num_frames"]:
-        raise ValueError(
+        raise CorruptSampleError(
             f"{meta['key']}: {len(frame_fields)} frames stored, meta says {meta['num_frames']}"
         )
     stored_width, stored_height = meta["image_size"]
@@ -270,6 +271,25 @@ def decode_sample(
     if poses is not None and with_labels is not False:
         out.update(pose_labels(adjacent_relative_poses(np.asarray(poses, np.float64))))
     return out
+
+
+def _read_meta(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sample's ``meta.json``; :class:`CorruptSampleError` when it is missing, not JSON,
+    or not a clip record this reader knows."""
+    key = sample.get("__key__")
+    if "meta.json" not in sample:
+        raise CorruptSampleError(f"{key}: no meta.json")
+    try:
+        meta = json.loads(sample["meta.json"])
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorruptSampleError(f"{key}: meta.json is not JSON ({error})") from None
+    try:
+        known = meta.get("format") == FORMAT_NAME and int(meta.get("version", 0)) <= FORMAT_VERSION
+    except (AttributeError, TypeError, ValueError):  # not an object, or a bad version
+        known = False
+    if not known:
+        raise CorruptSampleError(f"{key}: not a version <= {FORMAT_VERSION} {FORMAT_NAME} sample")
+    return meta
 
 
 def collate_clips(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
