@@ -73,14 +73,31 @@ def main() -> None:
     print("\n".join(table(reports, synthetic)))
     print("\n**KITTI sample (zero-shot real)**\n")
     print("\n".join(table(reports, ["kitti_sample"])))
-    heading = "; ".join(
-        f"{name}: {r['nuscenes_front_2hz_c_net_yaw_deg']['la_pose']:.1f}"
-        for name, r in reports.items()
-    )
-    vo = first["nuscenes_front_2hz_c_net_yaw_deg"]["opencv_vo"]
-    print(
-        f"\n**nuScenes parking lot (no labels), net heading change, degrees left:** "
-        f"OpenCV VO {vo:.1f}; {heading}"
+    print("\n" + nuscenes_line(reports))
+
+
+def nuscenes_line(reports: dict[str, dict]) -> str:
+    """The parking lot's net heading per report; where a report has it, also over the pairs
+    OpenCV VO tracked (it repeats its previous motion where it fails)."""
+    first = next(iter(reports.values()))["nuscenes_front_2hz_c_net_yaw_deg"]
+    parts = []
+    for name, report in reports.items():
+        heading = report["nuscenes_front_2hz_c_net_yaw_deg"]
+        tracked = heading.get("la_pose_where_vo_tracks")
+        parts.append(
+            f"{name}: {heading['la_pose']:.1f}"
+            + ("" if tracked is None else f" ({tracked:.1f} where VO tracks)")
+        )
+    vo = f"OpenCV VO {first['opencv_vo']:.1f}"
+    if "opencv_vo_where_it_tracks" in first:
+        tracked_pairs = first["pairs"] - first["opencv_vo_failed_pairs"]
+        vo += (
+            f" ({first['opencv_vo_where_it_tracks']:.1f} over the {tracked_pairs} of "
+            f"{first['pairs']} pairs it tracks)"
+        )
+    return (
+        "**nuScenes parking lot (no labels), net heading change, degrees left:** "
+        f"{vo}; " + "; ".join(parts)
     )
 
 
