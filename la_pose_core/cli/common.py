@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI subcommands: errors, JSON output, the device argument.
+"""Helpers shared by the CLI subcommands: errors, JSON output, the device and precision arguments.
 
 Light on purpose (no torch at import): every command module imports it while the command line
 is built.
@@ -11,6 +11,7 @@ import re
 import sys
 from typing import Any, NoReturn
 
+from la_pose_core.cli.defaults import INFERENCE_PRECISION, PRECISIONS
 from la_pose_core.json_output import dumps
 
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
@@ -41,6 +42,27 @@ def device_arg(text: str) -> str:
     if not _DEVICE.fullmatch(device):
         raise argparse.ArgumentTypeError(f"expected {DEVICE_CHOICES}, got {text!r}")
     return device
+
+
+def add_inference_device_arguments(
+    parser: argparse.ArgumentParser, default_device: str = "auto", why: str = ""
+) -> None:
+    """``--device`` (:func:`device_arg`) and ``--precision`` of a command that runs the model
+    for inference: fp32 by default, the node's ``model.precision``, so that its figures are the
+    node's as shipped (training defaults to bf16). ``why`` ends the ``--device`` help."""
+    parser.add_argument(
+        "--device",
+        type=device_arg,
+        default=default_device,
+        help=f"{DEVICE_HELP} (default {default_device}{why})",
+    )
+    parser.add_argument(
+        "--precision",
+        default=INFERENCE_PRECISION,
+        choices=PRECISIONS,
+        help=f"default {INFERENCE_PRECISION}: the node's default, so the figures are those of "
+        "the node as shipped (training defaults to bf16); bf16: autocast on CUDA only",
+    )
 
 
 def check_device(device: str, option: str = "--device") -> None:

@@ -44,12 +44,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
+from la_pose_core.cli.common import (
+    add_inference_device_arguments,
+    check_device,
+    fail,
+    print_json,
+)
 from la_pose_core.cli.defaults import (
     BASELINES,
     EVAL_CLIP_LEN,
-    INFERENCE_PRECISION,
-    PRECISIONS,
     REFINE_RIDGE,
 )
 
@@ -129,16 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="play the sequence backwards (a car reversing along the recorded path)",
     )
-    parser.add_argument(
-        "--device", type=device_arg, default="auto", help=f"{DEVICE_HELP} (default auto)"
-    )
-    parser.add_argument(
-        "--precision",
-        default=INFERENCE_PRECISION,
-        choices=PRECISIONS,
-        help=f"default {INFERENCE_PRECISION}: the node's default, so the metrics are those of "
-        "the node as shipped (training defaults to bf16); bf16: autocast on CUDA only",
-    )
+    add_inference_device_arguments(parser)
     parser.set_defaults(run=run_evaluate)
 
 

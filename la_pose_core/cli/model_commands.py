@@ -16,8 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
-from la_pose_core.cli.defaults import INFERENCE_PRECISION, PRECISIONS, PRESET_NAMES
+from la_pose_core.cli.common import (
+    add_inference_device_arguments,
+    check_device,
+    fail,
+    print_json,
+)
+from la_pose_core.cli.defaults import PRESET_NAMES
 
 if TYPE_CHECKING:
     import torch
@@ -61,21 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "without caching).",
     )
     inference.add_argument("--config", default="tiny", choices=PRESET_NAMES, help="preset (tiny)")
-    inference.add_argument(
-        "--device",
-        type=device_arg,
-        default="cpu",
-        help=f"{DEVICE_HELP} (default cpu, the device of the README's figures)",
-    )
+    add_inference_device_arguments(inference, "cpu", ", the device of the README's figures")
     inference.add_argument(
         "--frames", type=int, default=None, help="window length (default: the config's clip_len)"
-    )
-    inference.add_argument(
-        "--precision",
-        default=INFERENCE_PRECISION,
-        choices=PRECISIONS,
-        help=f"default {INFERENCE_PRECISION}, as the node and every inference command; bf16: "
-        "autocast on CUDA only",
     )
     inference.add_argument("--repeats", type=int, default=20, help="timed frames / passes")
     inference.set_defaults(run=run_bench_inference)

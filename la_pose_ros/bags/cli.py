@@ -11,16 +11,19 @@ fp32, shard frames PNG.
 
 import argparse
 
-from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
+from la_pose_core.cli.common import (
+    add_inference_device_arguments,
+    check_device,
+    fail,
+    print_json,
+)
 from la_pose_core.cli.defaults import (
     CLIP_LEN,
     EVAL_CLIP_LEN,
     FRAME_SIZE,
     IMAGE_FORMAT,
     IMAGE_FORMATS,
-    INFERENCE_PRECISION,
     JPEG_QUALITY,
-    PRECISIONS,
     PRESET_CLIPS,
     PRESET_NAMES,
     REFINE_RIDGE,
@@ -160,16 +163,7 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
         "--gt-topic",
         help="Odometry/PoseStamped ground truth: also write metrics.json and trajectory.png",
     )
-    replay.add_argument(
-        "--device", type=device_arg, default="auto", help=f"{DEVICE_HELP} (default auto)"
-    )
-    replay.add_argument(
-        "--precision",
-        default=INFERENCE_PRECISION,
-        choices=PRECISIONS,
-        help=f"default {INFERENCE_PRECISION}: the node's default, so the replay is what the "
-        "node publishes as shipped; bf16: autocast on CUDA only",
-    )
+    add_inference_device_arguments(replay)
     replay.add_argument(
         "--refine",
         metavar="PATH",
