@@ -21,9 +21,9 @@ exactly like any other clip (the relative poses come out as the inverses of the 
 in reverse order); playback stamps stay increasing.
 
 Labels, where the source has poses: the adjacent motions ``cam_t_from_cam_{t+1}``
-(:func:`la_pose_core.geometry.adjacent_relative_poses`), their translations split into a
-normalised part and the clip scale (:func:`la_pose_core.geometry.normalize_translations`) and
-their canonical quaternions ``(x, y, z, w)``. The source intrinsics and image size are kept;
+(:func:`la_pose_core.geometry.adjacent_relative_poses`). The training targets (normalised
+translations, clip scale, quaternions) are built from those by one builder,
+:class:`la_pose_core.model.targets.PoseTargets`. The source intrinsics and image size are kept;
 the model-input field of view depends on the crop/resize applied later (``shards``).
 
 A source is anything with ``stamps`` ``(N,)`` seconds and ``image(i)``; ``world_from_cam``
@@ -41,11 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from la_pose_core.data.kitti import CameraIntrinsics
-from la_pose_core.geometry import (
-    adjacent_relative_poses,
-    normalize_translations,
-    translation_quaternion_from_pose,
-)
+from la_pose_core.geometry import adjacent_relative_poses
 
 FPS_SAMPLING = ("uniform", "exponential")
 
@@ -87,9 +83,6 @@ class Clip:
         intrinsics: source camera intrinsics, or None.
         world_from_cam: ``(T, 4, 4)`` camera-to-world poses, or None (unlabelled source).
         relative_poses: ``(P, 4, 4)`` ``cam_t_from_cam_{t+1}`` (metres), or None.
-        translation_normalized: ``(P, 3)`` translations / ``max(scale, 1 m)``, or None.
-        scale: mean translation norm of the clip (m), or None.
-        quaternion: ``(P, 4)`` canonical ``(x, y, z, w)`` rotations of the pairs, or None.
     """
 
     source: str
@@ -103,9 +96,6 @@ class Clip:
     intrinsics: CameraIntrinsics | None
     world_from_cam: np.ndarray | None
     relative_poses: np.ndarray | None
-    translation_normalized: np.ndarray | None
-    scale: float | None
-    quaternion: np.ndarray | None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -166,12 +156,10 @@ def make_clip(
         image_size = (int(intrinsics.width), int(intrinsics.height))
 
     world_from_cam = getattr(source, "world_from_cam", None)
-    relative = normalized = scale = quaternion = None
+    relative = None
     if world_from_cam is not None:
         world_from_cam = np.asarray(world_from_cam, np.float64)[indices]  # (T, 4, 4)
         relative = adjacent_relative_poses(world_from_cam)  # (P, 4, 4)
-        translation, quaternion = translation_quaternion_from_pose(relative)
-        normalized, scale = normalize_translations(translation)
     return Clip(
         source=source_name(source),
         indices=indices,
@@ -184,9 +172,6 @@ def make_clip(
         intrinsics=intrinsics,
         world_from_cam=world_from_cam,
         relative_poses=relative,
-        translation_normalized=normalized,
-        scale=scale,
-        quaternion=quaternion,
     )
 
 

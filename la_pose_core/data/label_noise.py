@@ -30,13 +30,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from la_pose_core.data.clips import Clip
-from la_pose_core.geometry import (
-    adjacent_relative_poses,
-    chain_relative_poses,
-    make_pose,
-    normalize_translations,
-    translation_quaternion_from_pose,
-)
+from la_pose_core.geometry import adjacent_relative_poses, chain_relative_poses, make_pose
 
 # Extra rotation of every corrupted pair (degrees): far above real frame-to-frame label error
 # (well under 1 degree) and above the turn of a car in one clip interval (a few degrees).
@@ -80,7 +74,7 @@ def corrupt_world_from_cam(world_from_cam: np.ndarray, rng: np.random.Generator)
 
 
 def corrupt_clip_labels(clip: Clip, rng: np.random.Generator) -> Clip:
-    """The clip with corrupted ``world_from_cam`` and every label derived from it again.
+    """The clip with corrupted ``world_from_cam`` and its relative poses derived from it again.
 
     Frames, stamps, indices and intrinsics are the same. Raises ``ValueError`` for a clip
     without poses.
@@ -89,13 +83,4 @@ def corrupt_clip_labels(clip: Clip, rng: np.random.Generator) -> Clip:
         raise ValueError(f"a clip of {clip.source} has no poses to corrupt")
     world_from_cam = corrupt_world_from_cam(clip.world_from_cam, rng)  # (T, 4, 4)
     relative = adjacent_relative_poses(world_from_cam)  # (P, 4, 4)
-    translation, quaternion = translation_quaternion_from_pose(relative)
-    normalized, scale = normalize_translations(translation)
-    return dataclasses.replace(
-        clip,
-        world_from_cam=world_from_cam,
-        relative_poses=relative,
-        translation_normalized=normalized,
-        scale=scale,
-        quaternion=quaternion,
-    )
+    return dataclasses.replace(clip, world_from_cam=world_from_cam, relative_poses=relative)

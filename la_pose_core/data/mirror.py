@@ -25,8 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from la_pose_core.data.pose_labels import pose_labels
-
 MIRROR = np.diag([-1.0, 1.0, 1.0, 1.0])  # (4, 4) the reflection x -> -x, in homogeneous form
 
 
@@ -38,14 +36,17 @@ def mirror_relative_poses(relative: np.ndarray) -> np.ndarray:
 def mirror_clip(sample: dict[str, Any]) -> dict[str, Any]:
     """A decoded clip (``la_pose_core.data.shards`` layout) flipped left-right.
 
-    ``frames`` ``(T, C, H, W)`` (when decoded) are flipped along W and the pose labels follow;
+    ``frames`` ``(T, C, H, W)`` (when decoded) are flipped along W and the relative poses follow
+    (the targets are built from them, :class:`la_pose_core.model.targets.PoseTargets`);
     ``mirrored`` marks the result (it reads True).
     """
     out = dict(sample)
     if "frames" in sample:
         out["frames"] = sample["frames"].flip(-1)
     if "relative_poses" in sample:
-        out.update(pose_labels(mirror_relative_poses(sample["relative_poses"].numpy())))
+        out["relative_poses"] = torch.as_tensor(
+            mirror_relative_poses(sample["relative_poses"].numpy())
+        )  # (T-1, 4, 4)
     out["mirrored"] = torch.tensor(True)
     return out
 

@@ -38,8 +38,6 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial.transform import Rotation
 
-from la_pose_core.data.pose_labels import pose_labels
-
 SCHEDULES = ("independent", "sustained")
 
 
@@ -148,7 +146,9 @@ def rotate_clip(sample: dict[str, Any], yaws: np.ndarray, options: VirtualRotati
     if "fov" in sample:
         out["fov"] = torch.tensor(2.0 * math.atan(math.tan(fov / 2.0) / options.zoom))
     if "relative_poses" in sample:  # rotation keeps every step length, so the scale too
-        out.update(pose_labels(rotate_relative_poses(sample["relative_poses"].numpy(), yaws)))
+        out["relative_poses"] = torch.as_tensor(
+            rotate_relative_poses(sample["relative_poses"].numpy(), yaws)
+        )  # (T-1, 4, 4)
     return out
 
 

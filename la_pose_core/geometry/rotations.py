@@ -7,13 +7,15 @@ module adds arbitrary leading batch axes and the canonical sign ``w >= 0``.
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+SIGN_EPS = 1e-9  # |component| at most this counts as zero when choosing the quaternion sign
+
 
 def canonical_quaternion(quaternion: np.ndarray) -> np.ndarray:
     """Normalise ``(..., 4)`` quaternions ``(x, y, z, w)`` to unit length, ``w >= 0``.
 
     ``q`` and ``-q`` are the same rotation. The canonical one has ``w > 0``; for 180-degree
-    rotations (``|w| < 1e-9``) the first non-zero of ``x, y, z`` is made positive, so that every
-    rotation has exactly one canonical quaternion.
+    rotations (``|w| <= SIGN_EPS``) the first non-zero of ``x, y, z`` is made positive, so that
+    every rotation has exactly one canonical quaternion.
     """
     quaternion = np.asarray(quaternion, dtype=np.float64)
     norm = np.linalg.norm(quaternion, axis=-1, keepdims=True)
@@ -21,7 +23,7 @@ def canonical_quaternion(quaternion: np.ndarray) -> np.ndarray:
         raise ValueError("quaternion of zero length has no rotation")
     unit = quaternion / norm
     scalar_first = unit[..., [3, 0, 1, 2]]  # (..., 4) w, x, y, z
-    leading = np.argmax(np.abs(scalar_first) > 1e-9, axis=-1)[..., None]  # (..., 1)
+    leading = np.argmax(np.abs(scalar_first) > SIGN_EPS, axis=-1)[..., None]  # (..., 1)
     sign = np.sign(np.take_along_axis(scalar_first, leading, axis=-1))  # (..., 1)
     return unit * sign
 

@@ -24,29 +24,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from la_pose_core.geometry import translation_quaternion_from_pose
+from la_pose_core.geometry.rotations_torch import (
+    canonical_quaternion_torch,
+    quaternion_from_matrix_torch,
+)
 from la_pose_core.model.config import LAPoseConfig, PoseEncoderConfig
 
 # the constructor's defaults are the config's: one home for them
 _DEFAULTS = PoseEncoderConfig()
 
 POSE_COORDINATES = 3 + 4  # translation + quaternion
-SIGN_EPS = 1e-9  # |component| below this counts as zero when choosing the quaternion sign
-
-
-def canonical_quaternion_torch(quaternion: Tensor) -> Tensor:
-    """``(..., 4)`` quaternions ``(x, y, z, w)`` -> unit, canonical sign (torch, differentiable).
-
-    Same rule as :func:`la_pose_core.geometry.canonical_quaternion`: the first component of
-    ``(w, x, y, z)`` whose magnitude exceeds ``SIGN_EPS`` is made positive.
-    """
-    unit = quaternion / quaternion.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # (..., 4)
-    scalar_first = unit[..., [3, 0, 1, 2]]  # (..., 4) w, x, y, z
-    nonzero = (scalar_first.abs() > SIGN_EPS).to(torch.int64)  # (..., 4)
-    leading = nonzero.argmax(dim=-1, keepdim=True)  # (..., 1) first non-zero (argmax of 0/1)
-    leading_value = scalar_first.gather(-1, leading)  # (..., 1)
-    sign = torch.where(leading_value < 0, -1.0, 1.0).to(unit.dtype)  # (..., 1)
-    return unit * sign  # (..., 4)
 
 
 class FourierFeatures(nn.Module):
@@ -173,11 +160,12 @@ class PoseEncoder(nn.Module):
 def pose_tensors(
     relative_poses: np.ndarray | Tensor, device: torch.device | str = "cpu"
 ) -> tuple[Tensor, Tensor]:
-    """``(..., 4, 4)`` poses -> float32 translation ``(..., 3)`` and quaternion ``(..., 4)``."""
-    if isinstance(relative_poses, Tensor):
-        relative_poses = relative_poses.detach().cpu().numpy()
-    translation, quaternion = translation_quaternion_from_pose(relative_poses)  # (...,3), (...,4)
+    """``(..., 4, 4)`` poses -> float32 translation ``(..., 3)`` and canonical quaternion
+    ``(..., 4)`` on ``device`` (computed in float64 on the CPU)."""
+    poses = torch.as_tensor(relative_poses).detach().to("cpu", torch.float64)  # (..., 4, 4)
+    translation = poses[..., :3, 3]  # (..., 3)
+    quaternion = quaternion_from_matrix_torch(poses[..., :3, :3])  # (..., 4)
     return (
-        torch.as_tensor(translation, dtype=torch.float32, device=device),
-        torch.as_tensor(quaternion, dtype=torch.float32, device=device),
+        translation.to(device=device, dtype=torch.float32),
+        quaternion.to(device=device, dtype=torch.float32),
     )

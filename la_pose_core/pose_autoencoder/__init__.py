@@ -11,12 +11,8 @@ camera optical frame (x right, y down, z forward), metres, quaternions ``(x, y, 
 canonical ``w >= 0``. No ROS import here (``la_pose_core`` runs without ROS).
 """
 
-from la_pose_core.model.pose_encoder import (
-    FourierFeatures,
-    PoseEncoder,
-    canonical_quaternion_torch,
-    pose_tensors,
-)
+from la_pose_core.geometry.rotations_torch import canonical_quaternion_torch
+from la_pose_core.model.pose_encoder import FourierFeatures, PoseEncoder, pose_tensors
 from la_pose_core.pose_autoencoder.refinement import (
     MotionBank,
     Refinement,

@@ -9,7 +9,8 @@ clips, ``T'`` in ``[min_clip_len, T]`` drawn with probability
 
 Every clip of a micro-batch gets the same ``T'`` (they stack). Prefixes are exact for the
 backbone: it is causal in time, so the latent actions of a prefix are those of the full clip's
-first pairs. The labels are recomputed for the prefix (its metric scale is the prefix's own).
+first pairs. Only the clips' tensors are cut: the targets are built from the prefix's relative
+poses (:class:`la_pose_core.model.targets.PoseTargets`), so its metric scale is its own.
 ``"fixed"`` keeps every clip whole. Frame rates have their own exponential option in the clip
 sampler (:mod:`la_pose_core.data.clips`, ``fps_sampling="exponential"``).
 """
@@ -20,8 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from la_pose_core.geometry import normalize_translations, translation_quaternion_from_pose
 
 CLIP_LEN_SAMPLING = ("fixed", "exponential")
 
@@ -47,12 +46,12 @@ def sample_clip_length(
 
 
 def truncate_clips(batch: dict[str, Any], length: int) -> dict[str, Any]:
-    """The batch's clips cut to their first ``length`` frames, labels recomputed.
+    """The batch's clips cut to their first ``length`` frames.
 
     Tensors with a frame axis (``frames`` ``(B, T, ...)``, ``stamps`` ``(B, T)``) keep
-    ``length``; those with a pair axis (``dt``, ``relative_poses``, ``translation_normalized``,
-    ``quaternion``, cached ``latent_actions``) keep ``length - 1``; ``scale`` is the prefix's
-    mean translation norm. Everything else is unchanged.
+    ``length``; those with a pair axis (``dt`` ``(B, T-1)``, ``relative_poses``
+    ``(B, T-1, 4, 4)``, cached ``latent_actions`` ``(B, T-1, d)``) keep ``length - 1``.
+    Everything else (``fov``, ``fps``, keys, flags) is per clip and unchanged.
     """
     frames_per_clip = batch["dt"].shape[1] + 1
     if not 2 <= length <= frames_per_clip:
@@ -64,16 +63,6 @@ def truncate_clips(batch: dict[str, Any], length: int) -> dict[str, Any]:
     for name in ("dt", "relative_poses", "latent_actions"):
         if name in batch:
             out[name] = batch[name][:, : length - 1]
-    if "relative_poses" in batch:
-        translation, quaternion = translation_quaternion_from_pose(out["relative_poses"].numpy())
-        normalized, scales = [], []
-        for clip_translation in translation:  # (P', 3) per clip
-            clip_normalized, scale = normalize_translations(clip_translation)
-            normalized.append(clip_normalized)
-            scales.append(scale)
-        out["translation_normalized"] = torch.as_tensor(np.stack(normalized), dtype=torch.float32)
-        out["quaternion"] = torch.as_tensor(quaternion, dtype=torch.float32)
-        out["scale"] = torch.as_tensor(np.asarray(scales), dtype=torch.float32)
     return out
 
 

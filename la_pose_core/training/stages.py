@@ -342,9 +342,7 @@ class PosttrainStage(Stage):
 
     def step(self, model, batch, device, per_sample) -> StepOutput:
         dt = batch["dt"].to(device, non_blocking=True)  # (B, T-1)
-        targets = PoseTargets.from_relative_poses(
-            batch["relative_poses"].numpy(), batch["fov"].numpy()
-        ).to(device)
+        targets = PoseTargets.from_relative_poses(batch["relative_poses"], batch["fov"]).to(device)
         outputs = self.outputs(model, batch, device, dt, targets)
         terms = {name: outputs[name].detach() for name in self.logged_terms}
         losses, unfiltered = None, None
@@ -402,7 +400,7 @@ class VirtualActionStage(PosttrainStage):
         poses, intervals, _ = virtual_clips(
             batch["relative_poses"].numpy(), batch["dt"].numpy(), motions
         )  # (B, T-1, 4, 4), (B, T-1)
-        virtual_targets = PoseTargets.from_relative_poses(poses, batch["fov"].numpy())
+        virtual_targets = PoseTargets.from_relative_poses(poses, batch["fov"])
         return model(frames, dt, targets, poses, intervals, virtual_targets.to(device))
 
     def unfiltered_loss(self, outputs: dict[str, Tensor]) -> Tensor | None:

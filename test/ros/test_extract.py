@@ -60,7 +60,7 @@ def test_a_truncated_bag_is_reported_and_the_others_still_extract(bags, tmp_path
     # and the training reader decodes them with labels
     sample = next(iter(ClipShardDataset(summary["shards"], image_size=SIZE, shuffle_buffer=1)))
     assert sample["frames"].shape == (16, 3, SIZE[1], SIZE[0])
-    assert sample["translation_normalized"].shape == (15, 3)
+    assert sample["relative_poses"].shape == (15, 4, 4)
 
 
 def test_a_rerun_with_the_manifest_writes_nothing_new(bags, tmp_path):

@@ -38,9 +38,10 @@ consecutive in the tar. Fields:
                          shards) reads as false
 
     Readers ignore unknown keys; a change that breaks readers bumps ``version``. Labels are not
-    stored: the reader derives them from ``world_from_cam`` (``la_pose_core.geometry``), so
-    they cannot disagree with the poses. Python's JSON writes floats with round-trip
-    precision.
+    stored: the reader gives the adjacent relative poses of ``world_from_cam``, and the
+    training targets are built from those in one place
+    (:class:`la_pose_core.model.targets.PoseTargets`), so they cannot disagree with the poses.
+    Python's JSON writes floats with round-trip precision.
 
 Decoded samples
 ===============
@@ -64,10 +65,10 @@ yields):
                             with ``with_labels=False`` (a label: clips with and without
                             intrinsics then batch together, as label-free stages mix them)
 with poses (labels):
-``relative_poses``          ``(T-1, 4, 4)`` float64 ``cam_t_from_cam_{t+1}`` (metres)
-``translation_normalized``  ``(T-1, 3)`` float32 ``t / max(scale, 1 m)``
-``quaternion``              ``(T-1, 4)`` float32 canonical ``(x, y, z, w)``
-``scale``                   ``()`` float32 mean translation norm (m)
+``relative_poses``          ``(T-1, 4, 4)`` float64 ``cam_t_from_cam_{t+1}`` (metres); the
+                            pose-head targets (normalised translations, quaternions, log
+                            scale) are built from these and ``fov`` by
+                            :meth:`la_pose_core.model.targets.PoseTargets.from_relative_poses`
 and ``key``, ``source`` (str). Batches stack every tensor on a new first axis and list the
 strings.
 """
@@ -84,7 +85,6 @@ import numpy as np
 import torch
 
 from la_pose_core.data.clips import Clip
-from la_pose_core.data.pose_labels import pose_labels
 from la_pose_core.geometry import adjacent_relative_poses, center_crop_box, input_vertical_fov
 
 FORMAT_NAME = "la_pose.clip"
@@ -269,7 +269,9 @@ def decode_sample(
     if with_labels and poses is None:
         raise ValueError(f"{meta['key']}: no poses in this clip (with_labels=True)")
     if poses is not None and with_labels is not False:
-        out.update(pose_labels(adjacent_relative_poses(np.asarray(poses, np.float64))))
+        out["relative_poses"] = torch.as_tensor(
+            adjacent_relative_poses(np.asarray(poses, np.float64))
+        )  # (T-1, 4, 4)
     return out
 
 

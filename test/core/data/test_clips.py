@@ -1,5 +1,7 @@
 """Clip sampling by timestamp with jittered frame rates, time reversal and pose labels."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from la_pose_core.geometry import (
     inverse,
     matrix_from_quaternion,
 )
+from la_pose_core.model.targets import PoseTargets
 from test.core.data.helpers import TinySequence
 
 
@@ -42,15 +45,19 @@ def test_clips_from_kitti_have_the_drawn_rate_and_exact_labels(kitti):
         np.testing.assert_allclose(clip.world_from_cam, truth)
         rebuilt = chain_relative_poses(clip.relative_poses, world_from_first=truth[0])
         np.testing.assert_allclose(rebuilt, truth, atol=1e-9)
-        # normalised translation x scale and the quaternions give back the motions
-        metric = denormalize_translations(clip.translation_normalized, clip.scale)
-        np.testing.assert_allclose(metric, clip.relative_poses[:, :3, 3], atol=1e-12)
+        # the targets built from them (float32) give back the motions
+        targets = PoseTargets.from_relative_poses(clip.relative_poses[None], clip.vertical_fov)
+        scale = math.exp(float(targets.log_scale[0]))
+        normalized = targets.translation_normalized[0].double().numpy()  # (P, 3)
+        metric = denormalize_translations(normalized, scale)
+        np.testing.assert_allclose(metric, clip.relative_poses[:, :3, 3], atol=1e-5)
+        quaternion = targets.quaternion[0].double().numpy()  # (P, 4)
         np.testing.assert_allclose(
-            matrix_from_quaternion(clip.quaternion), clip.relative_poses[:, :3, :3], atol=1e-9
+            matrix_from_quaternion(quaternion), clip.relative_poses[:, :3, :3], atol=1e-6
         )
-        assert np.all(clip.quaternion[:, 3] >= 0)
-        assert clip.scale == pytest.approx(
-            np.linalg.norm(clip.relative_poses[:, :3, 3], axis=1).mean()
+        assert np.all(quaternion[:, 3] >= 0)
+        assert scale == pytest.approx(
+            np.linalg.norm(clip.relative_poses[:, :3, 3], axis=1).mean(), rel=1e-6
         )
         assert clip.vertical_fov == pytest.approx(kitti.intrinsics.vertical_fov)
         assert clip.image_size == (1241, 376)
@@ -72,7 +79,8 @@ def test_reversed_clip_is_the_forward_clip_played_backwards(kitti):
     np.testing.assert_allclose(
         backward.relative_poses, inverse(forward.relative_poses)[::-1], atol=1e-10
     )
-    assert backward.scale == pytest.approx(forward.scale)
+    steps = [np.linalg.norm(c.relative_poses[:, :3, 3], axis=1) for c in (backward, forward)]
+    assert steps[0].mean() == pytest.approx(steps[1].mean())  # the same clip scale
     # driving forward in the source = moving backwards (-z) in the reversed clip
     assert np.all(forward.relative_poses[:, 2, 3] > 0)
     assert np.all(backward.relative_poses[:, 2, 3] < 0)
@@ -121,7 +129,7 @@ def test_gaps_too_short_and_too_slow_sources_are_rejected():
 def test_unlabelled_and_synthetic_sources():
     unlabelled = TinySequence(np.arange(50) * 0.1, with_poses=False)
     clip = ClipSampler(clip_len=5).sample(unlabelled, np.random.default_rng(0))
-    assert clip.world_from_cam is None and clip.relative_poses is None and clip.scale is None
+    assert clip.world_from_cam is None and clip.relative_poses is None
     assert clip.frames.shape == (5, 12, 16, 3)
 
     synthetic = SyntheticSequence(60, seed=1, size=(32, 16))

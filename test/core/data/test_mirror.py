@@ -11,6 +11,7 @@ from la_pose_core.data.synthetic.sequence import SyntheticSequence
 from la_pose_core.data.virtual_rotation import rotate_relative_poses, warp_frames
 from la_pose_core.geometry import inverse
 from la_pose_core.metrics import yaw_left
+from la_pose_core.model.targets import PoseTargets
 from test.core.data.test_virtual_rotation import HEIGHT, WIDTH, ZOOM, clip_sample
 
 
@@ -55,7 +56,8 @@ def test_a_mirrored_clip_flips_its_frames_and_relabels_its_motion():
     relative = sample["relative_poses"].numpy()
     np.testing.assert_allclose(mirrored["relative_poses"].numpy(), mirror_relative_poses(relative))
     steps = np.linalg.norm(relative[:, :3, 3], axis=1)
-    assert float(mirrored["scale"]) == pytest.approx(steps.mean())  # the clip scale stays
+    targets = PoseTargets.from_relative_poses(mirrored["relative_poses"][None], mirrored["fov"])
+    assert math.exp(float(targets.log_scale)) == pytest.approx(steps.mean())  # the scale stays
     label_free = mirror_clip({"key": "real-1", "frames": sample["frames"]})
     assert set(label_free) == {"key", "frames", "mirrored"}
 

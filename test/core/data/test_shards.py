@@ -1,6 +1,7 @@
 """Clip shards: exact round trip, JPEG, rank/worker splits, DataLoader batches."""
 
 import json
+import math
 import tarfile
 
 import numpy as np
@@ -15,7 +16,12 @@ from la_pose_core.data.shards import (
     read_shard_metadata,
     write_clips_to_shards,
 )
-from la_pose_core.geometry import input_vertical_fov
+from la_pose_core.geometry import (
+    input_vertical_fov,
+    normalize_translations,
+    translation_quaternion_from_pose,
+)
+from la_pose_core.model.targets import MIN_SCALE_M, PoseTargets
 from test.core.data.helpers import TinySequence
 
 SAMPLER = ClipSampler(clip_len=5, min_fps=2.0, max_fps=4.0, reverse_prob=0.5)
@@ -57,11 +63,15 @@ def test_png_round_trip_is_exact(tmp_path):
         assert sample["fps"].item() == pytest.approx(clip.fps)
         assert sample["reversed"].item() == clip.reversed
         np.testing.assert_array_equal(sample["relative_poses"].numpy(), clip.relative_poses)
-        np.testing.assert_allclose(
-            sample["translation_normalized"].numpy(), clip.translation_normalized, rtol=1e-6
-        )
-        np.testing.assert_allclose(sample["quaternion"].numpy(), clip.quaternion, atol=1e-7)
-        assert sample["scale"].item() == pytest.approx(clip.scale, rel=1e-6)
+        # the targets built from the sample are those of the clip's own poses
+        targets = PoseTargets.from_relative_poses(sample["relative_poses"][None], sample["fov"])
+        translation, quaternion = translation_quaternion_from_pose(clip.relative_poses)
+        normalized, scale = normalize_translations(translation)
+        np.testing.assert_allclose(targets.translation_normalized[0].numpy(), normalized, rtol=1e-6)
+        np.testing.assert_allclose(targets.quaternion[0].numpy(), quaternion, atol=1e-7)
+        expected_log_scale = math.log(max(scale, MIN_SCALE_M))
+        assert targets.log_scale.item() == pytest.approx(expected_log_scale, rel=1e-6, abs=1e-7)
+        assert not {"translation_normalized", "quaternion", "scale"} & set(sample)
         assert sample["fov"].item() == pytest.approx(source.intrinsics.vertical_fov, rel=1e-6)
         assert sample["source"] == "tiny"
 
@@ -131,10 +141,9 @@ def test_dataloader_with_workers_yields_documented_batches(tmp_path):
     assert batch["frames"].shape == (2, 5, 3, 8, 16) and batch["frames"].dtype == torch.float32
     assert batch["dt"].shape == (2, 4)
     assert batch["stamps"].shape == (2, 5)
-    assert batch["translation_normalized"].shape == (2, 4, 3)
-    assert batch["quaternion"].shape == (2, 4, 4)
     assert batch["relative_poses"].shape == (2, 4, 4, 4)
-    assert batch["fov"].shape == batch["scale"].shape == batch["fps"].shape == (2,)
+    assert batch["relative_poses"].dtype == torch.float64
+    assert batch["fov"].shape == batch["fps"].shape == (2,)
     assert batch["reversed"].dtype == torch.bool
 
     batched = ClipShardDataset(tmp_path / "shards", image_size=(16, 8), batch_size=4)

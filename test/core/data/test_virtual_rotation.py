@@ -20,6 +20,7 @@ from la_pose_core.data.virtual_rotation import (
 )
 from la_pose_core.geometry import inverse, translation_quaternion_from_pose
 from la_pose_core.metrics import yaw_left
+from la_pose_core.model.targets import PoseTargets
 
 WIDTH, HEIGHT, ZOOM = 128, 64, 1.25
 
@@ -88,9 +89,6 @@ def clip_sample(key: str = "clip-1") -> dict:
         "frames": frames,
         "fov": torch.tensor(math.radians(drive.vertical_fov_deg)),
         "relative_poses": torch.as_tensor(relative),
-        "translation_normalized": torch.zeros(7, 3),
-        "quaternion": torch.zeros(7, 4),
-        "scale": torch.tensor(1.0),
     }
 
 
@@ -101,14 +99,16 @@ def test_a_rotated_clip_gets_a_narrower_fov_and_consistent_labels():
     assert rotated["frames"].shape == sample["frames"].shape
     expected_fov = 2.0 * math.atan(math.tan(float(sample["fov"]) / 2.0) / ZOOM)
     assert float(rotated["fov"]) == pytest.approx(expected_fov)
+    targets = PoseTargets.from_relative_poses(rotated["relative_poses"][None], rotated["fov"])
     _, quaternion = translation_quaternion_from_pose(rotated["relative_poses"].numpy())
-    np.testing.assert_allclose(rotated["quaternion"].numpy(), quaternion, atol=1e-6)
+    np.testing.assert_allclose(targets.quaternion[0].numpy(), quaternion, atol=1e-6)
     _, unrotated = translation_quaternion_from_pose(sample["relative_poses"].numpy())
     np.testing.assert_allclose(  # each pair turned by the offsets' difference (small angles)
         np.abs(quaternion[:, 1] - unrotated[:, 1]), np.sin(np.diff(yaws) / 2), atol=5e-4
     )
     steps = np.linalg.norm(sample["relative_poses"].numpy()[:, :3, 3], axis=1)
-    assert float(rotated["scale"]) == pytest.approx(steps.mean())  # rotation keeps the steps
+    scale = math.exp(float(targets.log_scale))
+    assert scale == pytest.approx(steps.mean())  # rotation keeps the steps
 
 
 def test_the_draw_depends_on_seed_epoch_and_clip_only():

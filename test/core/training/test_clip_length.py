@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from la_pose_core.geometry import make_pose, normalize_translations
+from la_pose_core.model.targets import PoseTargets
 from la_pose_core.training.clip_length import (
     clip_length_probabilities,
     sample_clip_length,
@@ -43,8 +44,9 @@ def test_truncated_clips_have_the_labels_of_their_prefix():
     assert cut["dt"].shape[1] == 2 and cut["relative_poses"].shape[1] == 2
     expected, scale = normalize_translations(poses[:2, :3, 3])
     assert scale == pytest.approx(1.5)  # the prefix's own scale, not the clip's 7.2
-    np.testing.assert_allclose(cut["scale"], [1.5, 1.5])
-    np.testing.assert_allclose(cut["translation_normalized"][0], expected, atol=1e-6)
+    targets = PoseTargets.from_relative_poses(cut["relative_poses"], cut["fov"])
+    np.testing.assert_allclose(targets.log_scale.exp(), [1.5, 1.5], rtol=1e-6)
+    np.testing.assert_allclose(targets.translation_normalized[0], expected, atol=1e-6)
     assert cut["key"] == ["a", "b"] and torch.equal(cut["fov"], batch["fov"])
     with pytest.raises(ValueError):
         truncate_clips(batch, 7)
