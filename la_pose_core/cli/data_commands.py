@@ -22,6 +22,8 @@ from la_pose_core.cli.defaults import (
     IMAGE_FORMAT,
     IMAGE_FORMATS,
     JPEG_QUALITY,
+    MAX_FPS,
+    MIN_FPS,
     PRESET_CLIPS,
     PRESET_NAMES,
 )
@@ -140,8 +142,12 @@ def _add_clip_sampling_arguments(shards: argparse.ArgumentParser) -> None:
         default=None,
         help=f"frames per clip (default: --config's clip_len, else {CLIP_LEN})",
     )
-    shards.add_argument("--min-fps", type=float, default=1.0, help="lowest clip rate (1)")
-    shards.add_argument("--max-fps", type=float, default=4.0, help="highest clip rate (4)")
+    shards.add_argument(
+        "--min-fps", type=float, default=MIN_FPS, help=f"lowest clip rate ({MIN_FPS:g})"
+    )
+    shards.add_argument(
+        "--max-fps", type=float, default=MAX_FPS, help=f"highest clip rate ({MAX_FPS:g})"
+    )
     shards.add_argument(
         "--fps-sampling",
         choices=("uniform", "exponential"),

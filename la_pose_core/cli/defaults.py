@@ -4,7 +4,9 @@ Building the command line (``la-pose --help``, ``la-pose train --help``, a typo)
 torch or the model, which takes seconds: the command modules read the values they show while
 parsing from here and import the real modules only when a command runs. Each value is a copy
 of its source's, named beside it; ``test/core/test_cli_defaults.py`` checks every one against
-that source, so a change there that is not made here fails a test.
+that source, so a change there that is not made here fails a test. The paper's clip recipe
+(16 frames, 960x448, 1-4 fps) is read from its one home, :mod:`la_pose_core.paper`, which
+imports nothing.
 
 Conventions shared by the commands:
 
@@ -24,10 +26,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from la_pose_core.paper import PAPER_CLIP_LEN, PAPER_FPS_RANGE, PAPER_FRAME_SIZE
+
 # la_pose_core.model.config.PRESETS (names), with their clip_len and (width, height)
 PRESET_CLIPS: dict[str, tuple[int, tuple[int, int]]] = {
     "compact": (8, (256, 128)),
-    "paper": (16, (960, 448)),
+    "paper": (PAPER_CLIP_LEN, PAPER_FRAME_SIZE),
     "small": (16, (256, 128)),
     "tiny": (6, (64, 32)),
 }
@@ -37,7 +41,7 @@ PRECISIONS = ("fp32", "bf16")
 TRAIN_PRECISION = "bf16"  # la_pose_core.training.options.TrainOptions.precision
 INFERENCE_PRECISION = "fp32"  # la_pose_ros.settings: model.precision (the node's default)
 # la_pose_core.metrics.EVAL_CLIP_LEN, la_pose_core.metrics.pairwise.STILL_THRESHOLD_M
-EVAL_CLIP_LEN = 16
+EVAL_CLIP_LEN = PAPER_CLIP_LEN
 STILL_THRESHOLD_M = 0.05
 # la_pose_core.evaluation.baselines.BASELINES
 BASELINES = ("opencv_vo_gt_scale", "constant_velocity_gt_first_pair")
@@ -47,10 +51,12 @@ REFINE_RIDGE = 1e-9
 IMAGE_FORMATS = ("png", "jpeg")
 IMAGE_FORMAT = "png"
 JPEG_QUALITY = 95
-# the default data recipe: --clip-len and --size of la-pose shards and la-pose bag extract
-# (the paper config's 16 frames at 960x448); --config NAME takes a preset's instead
-CLIP_LEN = 16
-FRAME_SIZE = "960x448"
+# the default data recipe: --clip-len, --size, --min-fps and --max-fps of la-pose shards and
+# la-pose bag extract (the paper's 16 frames at 960x448, 1-4 fps; la_pose_core.data.clips.
+# ClipSampler, la_pose_ros.bags.extract.ExtractOptions); --config NAME takes a preset's size
+CLIP_LEN = PAPER_CLIP_LEN
+FRAME_SIZE = "{}x{}".format(*PAPER_FRAME_SIZE)
+MIN_FPS, MAX_FPS = PAPER_FPS_RANGE
 
 
 @dataclass(frozen=True)

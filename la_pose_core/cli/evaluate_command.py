@@ -55,6 +55,7 @@ from la_pose_core.cli.defaults import (
     EVAL_CLIP_LEN,
     REFINE_RIDGE,
 )
+from la_pose_core.paper import PAPER_FPS_RANGE  # for checkpoints that record no rates
 
 if TYPE_CHECKING:  # imported when the command runs, not to build the command line
     from la_pose_core.evaluation.sequence import SequenceRun
@@ -68,7 +69,6 @@ NOTES = {  # keys: la_pose_core.evaluation.sequence.LA_POSE, baselines.OPENCV_VO
     "constant_velocity_gt_first_pair": "ground-truth motion of the first used pair, applied "
     "over every later pair's time interval (uses ground truth once)",
 }
-PAPER_TRAINING_FPS = (1.0, 4.0)  # the paper's clip rates: for checkpoints that record none
 FPS_MARGIN = 0.05  # relative slack around the training range before the rate warning
 METRIC_KEYS = ("auc5", "auc30", "ate_s", "ate_m", "ate_full_m", "rpe_trans_pct")
 
@@ -181,7 +181,7 @@ def _load_estimator(args: argparse.Namespace):
 
 def _training_fps(path: str) -> tuple[tuple[float, float], bool]:
     """The frame-rate range (Hz) the checkpoint's model was trained at, and whether the
-    checkpoint records it (else the paper's :data:`PAPER_TRAINING_FPS`)."""
+    checkpoint records it (else the paper's :data:`PAPER_FPS_RANGE`)."""
     import torch
 
     from la_pose_core.model.checkpoint import read_checkpoint_payload
@@ -195,9 +195,9 @@ def _training_fps(path: str) -> tuple[tuple[float, float], bool]:
     try:
         low, high = (float(value) for value in recorded)
     except (TypeError, ValueError):
-        return PAPER_TRAINING_FPS, False
+        return PAPER_FPS_RANGE, False
     if not 0.0 < low <= high < math.inf:
-        return PAPER_TRAINING_FPS, False
+        return PAPER_FPS_RANGE, False
     return (low, high), True
 
 

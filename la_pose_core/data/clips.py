@@ -42,6 +42,7 @@ import numpy as np
 
 from la_pose_core.data.kitti import CameraIntrinsics
 from la_pose_core.geometry import adjacent_relative_poses
+from la_pose_core.paper import PAPER_CLIP_LEN, PAPER_FPS_RANGE
 
 FPS_SAMPLING = ("uniform", "exponential")
 
@@ -180,8 +181,8 @@ class ClipSampler:
     """Draws clips from a sequence (see the module docstring for the procedure).
 
     Args:
-        clip_len: frames per clip ``T`` (paper: 16).
-        min_fps, max_fps: range of the clip frame rate (paper: 1-4 fps).
+        clip_len: frames per clip ``T`` (default the paper's, 16).
+        min_fps, max_fps: range of the clip frame rate (default the paper's, 1-4 fps).
         fps_sampling: ``"uniform"`` in rate, or ``"exponential"`` decay in frame interval.
         interval_decay_s: ``tau`` of the exponential option (s).
         max_stamp_error: largest distance (s) of a chosen frame's stamp from its target;
@@ -190,9 +191,9 @@ class ClipSampler:
         max_attempts: draws before giving up on a sequence (``ValueError``).
     """
 
-    clip_len: int = 16
-    min_fps: float = 1.0
-    max_fps: float = 4.0
+    clip_len: int = PAPER_CLIP_LEN
+    min_fps: float = PAPER_FPS_RANGE[0]
+    max_fps: float = PAPER_FPS_RANGE[1]
     fps_sampling: str = "uniform"
     interval_decay_s: float = 0.25
     max_stamp_error: float | None = None

@@ -14,8 +14,9 @@ from la_pose_core.metrics.pairwise import STILL_THRESHOLD_M, auc, pair_errors
 from la_pose_core.metrics.rpe import kitti_rpe
 from la_pose_core.metrics.skill import pair_skill
 from la_pose_core.metrics.trajectory import ate_metric, ate_scale_normalized
+from la_pose_core.paper import PAPER_CLIP_LEN
 
-EVAL_CLIP_LEN = 16
+EVAL_CLIP_LEN = PAPER_CLIP_LEN
 """Frames per evaluation clip: the paper's protocol, the default of every evaluating command
 (``metrics``, ``evaluate``, ``bag replay``, the demo) whatever the model's own window."""
 

@@ -14,9 +14,10 @@ Sections:
     pose_encoder        Camera Pose Auto-Encoder: relative pose -> latent action (refinement,
                         virtual latent actions; ``la_pose_core.pose_autoencoder``).
 
-Presets (:func:`get_config`): ``paper`` is the paper's scale (960x448 frames, 16-frame clips,
-16-pixel patches, 1536-D latent actions, 50-D bottleneck). The paper fixes those numbers; depths,
-head counts, tokenizer widths and codebook size are this project's choices. ``small`` is a
+Presets (:func:`get_config`): ``paper`` is the paper's scale (960x448 frames and 16-frame clips,
+named once in :mod:`la_pose_core.paper`; 16-pixel patches, 1536-D latent actions, 50-D
+bottleneck): the :class:`LAPoseConfig` defaults. The paper fixes those numbers; depths, head
+counts, tokenizer widths and codebook size are this project's choices. ``small`` is a
 mid-size model for CPU benchmarks; ``compact`` (frozen XFeat features, 256x128) is the
 shipped model; ``tiny`` runs a whole training step on two CPU cores in a
 fraction of a second (tests).
@@ -27,6 +28,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+from la_pose_core.paper import PAPER_CLIP_LEN, PAPER_FRAME_SIZE
 
 
 @dataclass
@@ -167,9 +170,9 @@ class LAPoseConfig:
     """The whole model: input size, clip length and one section per network."""
 
     name: str = "paper"
-    image_height: int = 448
-    image_width: int = 960
-    clip_len: int = 16  # frames per training clip = frames in the streaming window
+    image_height: int = PAPER_FRAME_SIZE[1]
+    image_width: int = PAPER_FRAME_SIZE[0]
+    clip_len: int = PAPER_CLIP_LEN  # frames per training clip = frames in the streaming window
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     inverse_dynamics: InverseDynamicsConfig = field(default_factory=InverseDynamicsConfig)
     forward_dynamics: ForwardDynamicsConfig = field(default_factory=ForwardDynamicsConfig)

@@ -24,6 +24,8 @@ from la_pose_core.cli.defaults import (
     IMAGE_FORMAT,
     IMAGE_FORMATS,
     JPEG_QUALITY,
+    MAX_FPS,
+    MIN_FPS,
     PRESET_CLIPS,
     PRESET_NAMES,
     REFINE_RIDGE,
@@ -77,10 +79,16 @@ def _register_extract(commands: argparse._SubParsersAction) -> None:
         help=f"frames per clip (default: --config's clip_len, else {CLIP_LEN})",
     )
     extract.add_argument(
-        "--min-fps", type=float, default=1.0, help="lowest clip frame rate, Hz (default 1)"
+        "--min-fps",
+        type=float,
+        default=MIN_FPS,
+        help=f"lowest clip frame rate, Hz (default {MIN_FPS:g})",
     )
     extract.add_argument(
-        "--max-fps", type=float, default=4.0, help="highest clip frame rate, Hz (default 4)"
+        "--max-fps",
+        type=float,
+        default=MAX_FPS,
+        help=f"highest clip frame rate, Hz (default {MAX_FPS:g})",
     )
     extract.add_argument(
         "--clips-per-minute",

@@ -46,6 +46,7 @@ from la_pose_core.data.clips import ClipSampler
 from la_pose_core.data.kitti import CameraIntrinsics
 from la_pose_core.data.shards import ClipShardWriter
 from la_pose_core.geometry import BASE_FROM_OPTICAL, center_crop_box
+from la_pose_core.paper import PAPER_CLIP_LEN, PAPER_FPS_RANGE, PAPER_FRAME_SIZE
 from la_pose_ros.bags.reader import (
     IMAGE_TYPES,
     POSE_TYPES,
@@ -67,10 +68,10 @@ class ExtractOptions:
     tf_chain: tuple[str, str] | None = None  # (parent, child) frames
     pose_frame: str = "base"  # "base": vehicle poses (moved through the extrinsics); "camera"
     base_from_camera: tuple = tuple(BASE_FROM_OPTICAL.ravel())  # row-major 4x4
-    size: tuple[int, int] = (960, 448)  # (W, H) of the stored frames
-    clip_len: int = 16
-    min_fps: float = 1.0
-    max_fps: float = 4.0
+    size: tuple[int, int] = PAPER_FRAME_SIZE  # (W, H) of the stored frames
+    clip_len: int = PAPER_CLIP_LEN
+    min_fps: float = PAPER_FPS_RANGE[0]
+    max_fps: float = PAPER_FPS_RANGE[1]
     clips_per_minute: float = 10.0
     segment_s: float = 30.0
     max_gap_s: float = 1.0

@@ -31,6 +31,30 @@ def test_presets_precisions_and_evaluation_values_equal_their_sources():
     )
 
 
+def test_the_paper_clip_recipe_is_read_from_its_one_home():
+    from la_pose_core.cli.evaluate_command import PAPER_FPS_RANGE as evaluate_fallback
+    from la_pose_core.data.clips import ClipSampler
+    from la_pose_core.data.synthetic import DEFAULT_SIZE
+    from la_pose_core.metrics import EVAL_CLIP_LEN
+    from la_pose_core.model.config import get_config
+    from la_pose_core.paper import PAPER_CLIP_LEN, PAPER_FPS_RANGE, PAPER_FRAME_SIZE
+
+    assert (PAPER_CLIP_LEN, PAPER_FRAME_SIZE, PAPER_FPS_RANGE) == (16, (960, 448), (1.0, 4.0))
+    paper = get_config("paper")
+    assert (paper.clip_len, (paper.image_width, paper.image_height)) == (
+        PAPER_CLIP_LEN,
+        PAPER_FRAME_SIZE,
+    )
+    sampler = ClipSampler()
+    assert (sampler.clip_len, (sampler.min_fps, sampler.max_fps)) == (
+        PAPER_CLIP_LEN,
+        PAPER_FPS_RANGE,
+    )
+    assert EVAL_CLIP_LEN == defaults.EVAL_CLIP_LEN == PAPER_CLIP_LEN
+    assert DEFAULT_SIZE == PAPER_FRAME_SIZE and evaluate_fallback == PAPER_FPS_RANGE
+    assert (defaults.MIN_FPS, defaults.MAX_FPS) == PAPER_FPS_RANGE
+
+
 def test_shard_format_values_equal_the_writers():
     import inspect
 

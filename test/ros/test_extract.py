@@ -13,6 +13,7 @@ from builtin_interfaces.msg import Time
 from la_pose_core.data import KittiSequence
 from la_pose_core.data.shards import ClipShardDataset, read_shard_metadata
 from la_pose_core.geometry import adjacent_relative_poses
+from la_pose_core.paper import PAPER_CLIP_LEN, PAPER_FPS_RANGE, PAPER_FRAME_SIZE
 from la_pose_ros.bags.extract import ExtractOptions, extract_bag, extract_bags
 from la_pose_ros.bags.from_sequence import DEFAULT_TIME_OFFSET_S, sequence_to_bag
 from la_pose_ros.bags.writer import BagWriter
@@ -35,6 +36,12 @@ def bags(kitti_sample, tmp_path_factory):
 
 def options(out: Path, **overrides) -> ExtractOptions:
     return ExtractOptions(out=str(out), size=SIZE, image_format="png", **overrides)
+
+
+def test_the_extract_defaults_are_the_paper_clip_recipe():
+    defaults = ExtractOptions(out="clips")
+    assert (defaults.clip_len, defaults.size) == (PAPER_CLIP_LEN, PAPER_FRAME_SIZE)
+    assert (defaults.min_fps, defaults.max_fps) == PAPER_FPS_RANGE
 
 
 def test_a_truncated_bag_is_reported_and_the_others_still_extract(bags, tmp_path, kitti_sample):

@@ -40,8 +40,9 @@ from la_pose_core.data.synthetic.trajectory import (
 from la_pose_core.data.synthetic.world import World
 from la_pose_core.data.trajectory_io import write_kitti_poses
 from la_pose_core.geometry import inverse
+from la_pose_core.paper import PAPER_FRAME_SIZE
 
-DEFAULT_SIZE = (960, 448)  # (width, height): the paper's model input
+DEFAULT_SIZE = PAPER_FRAME_SIZE  # (width, height): the paper's model input
 VERTICAL_FOV_RANGE_DEG = (30.0, 60.0)  # drawn from the seed when no FoV is given
 
 
