@@ -18,9 +18,8 @@ from la_pose_core.geometry import inverse
 from la_pose_core.inference.estimator import PoseEstimator, StepResult
 from la_pose_core.inference.frame_selector import Selection
 from la_pose_core.model.checkpoint import NotACheckpointError
-from la_pose_core.model.config import StreamingConfig
+from la_pose_core.model.config import RefinementConfig, StreamingConfig
 from la_pose_core.odometry import OdometryEstimate, VehicleOdometry
-from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 from la_pose_ros import messages
 from la_pose_ros.image_decoding import BadImage, decode_image_message
 from la_pose_ros.settings import ModelSettings, NodeSettings

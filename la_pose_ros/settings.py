@@ -4,7 +4,7 @@ Each section is a dataclass; parameter ``<section>.<field>`` is declared with th
 default. Sections shared with the ROS-free core are the core's own dataclasses
 (``streaming`` = :class:`la_pose_core.model.config.StreamingConfig`, ``covariance`` =
 :class:`la_pose_core.odometry.CovarianceModel`, ``refinement`` =
-:class:`la_pose_core.pose_autoencoder.refinement.RefinementConfig`); the rest are ROS-only.
+:class:`la_pose_core.model.config.RefinementConfig`); the rest are ROS-only.
 The model architecture is not a parameter: it comes with the checkpoint, which carries its own
 config."""
 
@@ -14,9 +14,8 @@ import numpy as np
 
 from la_pose_core.geometry import BASE_FROM_OPTICAL, make_pose, matrix_from_quaternion
 from la_pose_core.geometry.rotations import quaternion_from_matrix
-from la_pose_core.model.config import StreamingConfig
+from la_pose_core.model.config import RefinementConfig, StreamingConfig
 from la_pose_core.odometry import CovarianceModel
-from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 
 DEFAULT_CAMERA_ROTATION = [float(v) for v in quaternion_from_matrix(BASE_FROM_OPTICAL[:3, :3])]
 

@@ -45,7 +45,7 @@ EVAL_CLIP_LEN = PAPER_CLIP_LEN
 STILL_THRESHOLD_M = 0.05
 # la_pose_core.evaluation.baselines.BASELINES
 BASELINES = ("opencv_vo_gt_scale", "constant_velocity_gt_first_pair")
-# la_pose_core.pose_autoencoder.refinement.RefinementConfig.ridge
+# la_pose_core.model.config.RefinementConfig.ridge
 REFINE_RIDGE = 1e-9
 # la_pose_core.data.shards.ClipShardWriter: image_format, jpeg_quality (and their choices)
 IMAGE_FORMATS = ("png", "jpeg")

@@ -164,7 +164,7 @@ def _open_sequence(args: argparse.Namespace):
 def _load_estimator(args: argparse.Namespace):
     """The streaming estimator of ``--checkpoint``, refined with ``--refine``, at ``--fps``."""
     from la_pose_core.inference.estimator import PoseEstimator
-    from la_pose_core.pose_autoencoder import RefinementConfig
+    from la_pose_core.model.config import RefinementConfig
 
     if args.refine_ridge < 0:
         fail(f"--refine-ridge must not be negative, got {args.refine_ridge}")

@@ -42,11 +42,11 @@ from la_pose_core.geometry import pose_from_translation_quaternion
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
 from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
-from la_pose_core.model.config import LAPoseConfig, StreamingConfig
+from la_pose_core.model.config import LAPoseConfig, RefinementConfig, StreamingConfig
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.precision import autocast_context, resolve_device
-from la_pose_core.pose_autoencoder.refinement import RefinementConfig, TranslationRefiner
+from la_pose_core.pose_autoencoder.refinement import TranslationRefiner
 
 WARMING_UP = "warming_up"  # the window holds fewer than clip_len frames
 TRACKING = "tracking"  # the window is full

@@ -14,6 +14,9 @@ Sections:
     pose_encoder        Camera Pose Auto-Encoder: relative pose -> latent action (refinement,
                         virtual latent actions; ``la_pose_core.pose_autoencoder``).
 
+Beside them, :class:`RefinementConfig`: the estimator's test-time refinement with that encoder
+(chosen when running, not stored in checkpoints).
+
 Presets (:func:`get_config`): ``paper`` is the paper's scale (960x448 frames and 16-frame clips,
 named once in :mod:`la_pose_core.paper`; 16-pixel patches, 1536-D latent actions, 50-D
 bottleneck): the :class:`LAPoseConfig` defaults. The paper fixes those numbers; depths, head
@@ -163,6 +166,21 @@ class PoseEncoderConfig:
     # metres per unit of embedded translation; pairs at 1-4 fps move about 0-15 m
     translation_scale: float = 5.0
     pose_loss_weight: float = 1.0  # weight of the pose-head term of the teacher-student loss
+
+
+@dataclass
+class RefinementConfig:
+    """Test-time refinement of the estimator's translations with a trained pose encoder's
+    motion bank (``la_pose_core.pose_autoencoder.refinement``); off while ``checkpoint`` is
+    empty.
+
+    Not a section of :class:`LAPoseConfig`: the estimator's run-time choice, not part of a
+    checkpoint. Mirrored one-to-one by the node's ``refinement`` parameters.
+    """
+
+    checkpoint: str = ""  # a trained pose encoder with its motion bank (la-pose train pose-encoder)
+    k: int = 3  # bank motions combined per pair
+    ridge: float = 1e-9  # relative regulariser of the affine weights (refinement docstring)
 
 
 @dataclass

@@ -4,7 +4,13 @@ Read in this order: the pose encoder itself (Fourier features + MLP) lives with 
 networks in :mod:`la_pose_core.model.pose_encoder` and is re-exported here; ``teacher_student``
 (training it against the frozen inverse dynamics model and pose head), ``refinement``
 (test-time translation refinement from a bank of post-training motions), ``virtual_actions``
-(encoded rare motions as extra pose-head training data).
+(encoded rare motions as extra pose-head training data). Its settings,
+:class:`~la_pose_core.model.config.PoseEncoderConfig` and
+:class:`~la_pose_core.model.config.RefinementConfig`, live with the other configs in
+:mod:`la_pose_core.model.config` (both re-exported or used here). The encoder stays in
+``la_pose_core.model``: the checkpoint module builds every stored network, this one too, and
+``la_pose_core.model`` importing this package (which imports ``la_pose_core.model``) would be a
+cycle.
 
 Conventions as in ``la_pose_core.geometry``: relative poses ``cam_t_from_cam_{t+1}`` in the
 camera optical frame (x right, y down, z forward), metres, quaternions ``(x, y, z, w)``,
@@ -12,11 +18,11 @@ canonical ``w >= 0``. No ROS import here (``la_pose_core`` runs without ROS).
 """
 
 from la_pose_core.geometry.rotations_torch import canonical_quaternion_torch
+from la_pose_core.model.config import RefinementConfig
 from la_pose_core.model.pose_encoder import FourierFeatures, PoseEncoder, pose_tensors
 from la_pose_core.pose_autoencoder.refinement import (
     MotionBank,
     Refinement,
-    RefinementConfig,
     TranslationRefiner,
     affine_weights,
     refine,

@@ -47,9 +47,11 @@ import numpy as np
 import torch
 
 from la_pose_core.geometry import translation_quaternion_from_pose
+from la_pose_core.model.config import RefinementConfig
 from la_pose_core.model.pose_encoder import PoseEncoder
 
-DEFAULT_RIDGE = 1e-9
+DEFAULT_RIDGE = RefinementConfig.ridge  # the config's defaults: one home for them
+DEFAULT_K = RefinementConfig.k
 BANK_KEY = "motion_bank"  # checkpoint ``extra`` entry of a trained pose encoder's bank
 TEACHER_KEY = "teacher"  # checkpoint ``extra`` entry naming the frozen model it was trained on
 
@@ -195,7 +197,7 @@ def refine(
     initial_translation: np.ndarray | torch.Tensor,
     bank: MotionBank,
     encoder: PoseEncoder | None = None,
-    k: int = 3,
+    k: int = DEFAULT_K,
     ridge: float = DEFAULT_RIDGE,
 ) -> Refinement:
     """Refine the translation of one pair (see module docstring).
@@ -232,18 +234,6 @@ def _as_numpy(value: np.ndarray | torch.Tensor) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-@dataclass
-class RefinementConfig:
-    """Test-time refinement of the estimator's translations (off while ``checkpoint`` is empty).
-
-    Mirrored one-to-one by the node's ``refinement`` parameters.
-    """
-
-    checkpoint: str = ""  # a trained pose encoder with its motion bank (la-pose train pose-encoder)
-    k: int = 3  # bank motions combined per pair
-    ridge: float = DEFAULT_RIDGE  # relative regulariser of the affine weights (module docstring)
-
-
 class TranslationRefiner:
     """A trained pose encoder's motion bank, applied to one pair at a time.
 
@@ -258,7 +248,7 @@ class TranslationRefiner:
     def __init__(
         self,
         bank: MotionBank,
-        k: int = 3,
+        k: int = DEFAULT_K,
         teacher: dict | None = None,
         ridge: float = DEFAULT_RIDGE,
     ) -> None:
@@ -275,7 +265,7 @@ class TranslationRefiner:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | os.PathLike, k: int = 3, ridge: float = DEFAULT_RIDGE
+        cls, path: str | os.PathLike, k: int = DEFAULT_K, ridge: float = DEFAULT_RIDGE
     ) -> TranslationRefiner:
         """Load the bank of a ``la-pose train pose-encoder`` model file."""
         from la_pose_core.model.checkpoint import load_checkpoint

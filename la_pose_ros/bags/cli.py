@@ -278,7 +278,7 @@ def run_from_sequence(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from la_pose_core.pose_autoencoder.refinement import RefinementConfig
+    from la_pose_core.model.config import RefinementConfig
     from la_pose_ros.bags.reader import BadBag
     from la_pose_ros.bags.replay import replay_bag
     from la_pose_ros.pipeline import ConfigurationError

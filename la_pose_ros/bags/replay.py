@@ -32,7 +32,7 @@ from la_pose_core.evaluation import write_report
 from la_pose_core.evaluation.baselines import CONSTANT_VELOCITY
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.metrics import EVAL_CLIP_LEN
-from la_pose_core.pose_autoencoder.refinement import RefinementConfig
+from la_pose_core.model.config import RefinementConfig
 from la_pose_ros.bags.reader import (
     IMAGE_TYPES,
     POSE_TYPES,

@@ -11,9 +11,8 @@ def test_presets_precisions_and_evaluation_values_equal_their_sources():
     from la_pose_core.evaluation.baselines import BASELINES
     from la_pose_core.metrics import EVAL_CLIP_LEN
     from la_pose_core.metrics.pairwise import STILL_THRESHOLD_M
-    from la_pose_core.model.config import PRESETS, get_config
+    from la_pose_core.model.config import PRESETS, RefinementConfig, get_config
     from la_pose_core.model.precision import PRECISIONS
-    from la_pose_core.pose_autoencoder.refinement import RefinementConfig
 
     assert defaults.PRESET_NAMES == tuple(sorted(PRESETS))
     for name, (clip_len, size) in defaults.PRESET_CLIPS.items():

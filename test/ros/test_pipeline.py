@@ -6,7 +6,7 @@ from builtin_interfaces.msg import Time
 
 from la_pose_core.data import KittiSequence
 from la_pose_core.inference.estimator import PoseEstimator
-from la_pose_core.pose_autoencoder.refinement import RefinementConfig
+from la_pose_core.model.config import RefinementConfig
 from la_pose_ros.image_decoding import BadImage
 from la_pose_ros.messages import image_message, seconds_to_time
 from la_pose_ros.pipeline import BadStamp, ConfigurationError, OdometryPipeline, load_estimator

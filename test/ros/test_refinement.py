@@ -17,7 +17,7 @@ from rclpy.parameter import Parameter
 
 from la_pose_core.cli.common import CommandError
 from la_pose_core.data import KittiSequence
-from la_pose_core.pose_autoencoder.refinement import RefinementConfig
+from la_pose_core.model.config import RefinementConfig
 from la_pose_ros.bags.cli import register
 from la_pose_ros.bags.from_sequence import sequence_to_bag
 from la_pose_ros.bags.reader import open_bag

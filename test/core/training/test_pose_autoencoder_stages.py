@@ -16,7 +16,8 @@ from la_pose_core.data.synthetic import SyntheticSequence
 from la_pose_core.geometry import pose_from_translation_quaternion
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
-from la_pose_core.pose_autoencoder import MotionBank, RefinementConfig, TranslationRefiner
+from la_pose_core.model.config import RefinementConfig
+from la_pose_core.pose_autoencoder import MotionBank, TranslationRefiner
 from la_pose_core.training import MODEL_FILE, Trainer
 from la_pose_core.training.options import resume_options
 from test.core.training.helpers import TINY, TINY_SIZE, la_pose
