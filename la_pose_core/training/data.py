@@ -130,6 +130,8 @@ class BatchStream:
         mirror: ``ClipShardDataset(mirror=...)`` (training streams only).
         skip_bad_data: ``ClipShardDataset(skip_bad_data=...)``: skip (warn, count) what does
             not read instead of raising.
+        shards_checked: the shards passed :func:`check_shards` already, so the dataset does
+            not check them again on every read (``ClipShardDataset(check_shards=False)``).
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class BatchStream:
         with_frames: bool = True,
         mirror: float = 0.0,
         skip_bad_data: bool = False,
+        shards_checked: bool = False,
     ) -> None:
         if len(urls) < world_size:
             raise ValueError(
@@ -173,6 +176,7 @@ class BatchStream:
             with_frames=with_frames,
             mirror=mirror,
             skip_bad_data=skip_bad_data,
+            check_shards=not shards_checked,
         )
         self.epoch = 0
         self.batches_in_epoch = 0

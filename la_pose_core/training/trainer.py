@@ -429,6 +429,7 @@ class Trainer:
             with_frames=not options.cache_latents,
             mirror=options.mirror,
             skip_bad_data=not options.strict_data,
+            shards_checked=True,  # once, in set-up (_readable_shards, drop_bad_shards)
         )
 
     def _latent_cache(self, model: nn.Module, urls: list[str], context: DistContext) -> LatentCache:
@@ -484,6 +485,7 @@ class Trainer:
             options.batch_size,
             with_labels=self.stage.with_labels,
             skip_bad_data=not options.strict_data,
+            shards_checked=True,  # once, in set-up (_readable_shards, drop_bad_shards)
         )
         batches = []
         try:
