@@ -13,7 +13,11 @@ skill measures that a constant-motion prior cannot win (``la_pose_core.metrics.s
 - **the KITTI sample** (zero-shot real; nearly straight, so judge it on step length and
   rotation error, not on yaw correlation);
 - **nuScenes parking lot** (``nuscenes_front_2hz_c``, no labels): the net heading change of the
-  model against OpenCV VO's (VO's rotation does not depend on its borrowed step lengths).
+  model against OpenCV VO's (VO's rotation does not depend on its borrowed step lengths), and
+  the mirror check: the same on the footage flipped left-right
+  (:class:`la_pose_core.data.mirror.MirroredSequence`). A method that sees the turns turns the
+  other way there; half the difference of the two headings is what it sees
+  (``*_seen_deg``), half their sum what it adds whatever the images show (``*_bias_deg``).
 
 Prints the tables (markdown) and writes ``OUT/accuracy.{json,md}`` with the targets of the
 model issue beside the figures.
@@ -30,6 +34,7 @@ import numpy as np
 
 from la_pose_core.baselines import MonocularVO
 from la_pose_core.data import KittiSequence
+from la_pose_core.data.mirror import MirroredSequence
 from la_pose_core.data.synthetic.sequence import SyntheticSequence, parse_size
 from la_pose_core.evaluation.sequence import LA_POSE, run_sequence
 from la_pose_core.geometry import adjacent_relative_poses, pose_from_translation_quaternion
@@ -47,7 +52,8 @@ TARGETS = {
     "ate_s at most half of constant velocity's",
     "kitti": "step_corr >= 0.5; auc5 above constant velocity's; rotation_err_deg and ate_m "
     "below constant velocity's",
-    "nuscenes_c": "net heading change: same sign as OpenCV VO's, within 30 %",
+    "nuscenes_c": "net heading change: same sign as OpenCV VO's, within 30 %; mirror check: "
+    "what it sees where VO tracks (la_pose_where_vo_tracks_both_seen_deg) within 30 % of VO's",
     "speed": "streaming step <= 40 ms per frame on 2 CPU cores",
 }
 
@@ -80,10 +86,9 @@ def evaluate_methods(estimator: PoseEstimator, sequence) -> dict[str, dict]:
     return methods
 
 
-def heading_without_labels(estimator: PoseEstimator, sequence) -> dict[str, float]:
-    """Net heading change (degrees, left positive) of the model and of OpenCV VO, over all pairs
-    and over the pairs VO tracked: where VO fails it repeats its previous motion (a third of the
-    parking lot's pairs, its sharpest turns among them), so there its heading is no reference."""
+def pair_headings(estimator: PoseEstimator, sequence) -> dict[str, np.ndarray]:
+    """Per used pair: the yaw (degrees, left positive) of the model and of OpenCV VO, and
+    whether VO failed there (too few inliers: it then repeats its previous motion)."""
     estimator.reset()
     vo = MonocularVO(sequence.require_intrinsics().matrix, "klt")
     model_yaw, vo_yaw, vo_failed = [], [], []
@@ -100,7 +105,18 @@ def heading_without_labels(estimator: PoseEstimator, sequence) -> dict[str, floa
         model_yaw.append(float(yaw_left(motion[None])[0]))
         vo_yaw.append(float(yaw_left(vo_motion[None])[0]))
         vo_failed.append(vo.stats.failures > failures)
-    model, vo_heading, tracked = np.degrees(model_yaw), np.degrees(vo_yaw), ~np.array(vo_failed)
+    return {
+        LA_POSE: np.degrees(model_yaw),
+        "opencv_vo": np.degrees(vo_yaw),
+        "vo_failed": np.array(vo_failed, dtype=bool),
+    }
+
+
+def heading_without_labels(yaws: dict[str, np.ndarray]) -> dict[str, float]:
+    """Net heading change (degrees, left positive) of the model and of OpenCV VO, over all pairs
+    and over the pairs VO tracked: where VO fails it repeats its previous motion (a third of the
+    parking lot's pairs, its sharpest turns among them), so there its heading is no reference."""
+    model, vo_heading, tracked = yaws[LA_POSE], yaws["opencv_vo"], ~yaws["vo_failed"]
     return {
         LA_POSE: float(model.sum()),
         "opencv_vo": float(vo_heading.sum()),
@@ -112,6 +128,25 @@ def heading_without_labels(estimator: PoseEstimator, sequence) -> dict[str, floa
             np.corrcoef(model[tracked], vo_heading[tracked])[0, 1]
         ),
     }
+
+
+def mirror_check(yaws: dict[str, np.ndarray], mirrored: dict[str, np.ndarray]) -> dict:
+    """Split each method's net heading into what it sees and what it adds on both the footage
+    and its mirror image (see module docstring), over all pairs and over the pairs VO tracks
+    in both runs (VO fails on other pairs of the flipped footage)."""
+    tracked = ~yaws["vo_failed"] & ~mirrored["vo_failed"]
+    check: dict[str, float] = {"pairs": len(tracked), "pairs_vo_tracks_both": int(tracked.sum())}
+    parts = (  # (label, method, pairs)
+        (LA_POSE, LA_POSE, slice(None)),
+        (f"{LA_POSE}_where_vo_tracks_both", LA_POSE, tracked),
+        ("opencv_vo_where_it_tracks_both", "opencv_vo", tracked),
+    )
+    for label, name, where in parts:
+        heading, heading_mirrored = yaws[name][where].sum(), mirrored[name][where].sum()
+        check[f"{label}_mirrored"] = float(heading_mirrored)
+        check[f"{label}_seen_deg"] = float(0.5 * (heading - heading_mirrored))
+        check[f"{label}_bias_deg"] = float(0.5 * (heading + heading_mirrored))
+    return check
 
 
 def table(title: str, methods: dict[str, dict]) -> str:
@@ -136,12 +171,27 @@ def main() -> None:
     parser.add_argument("--size", default="256x128", help="synthetic render size (WxH)")
     parser.add_argument("--colour", action="store_true", help="colour synthetic frames")
     parser.add_argument("--fps", type=float, default=2.0, help="the model's frame rate")
+    parser.add_argument(
+        "--mirror-average",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="average each pair with the mirrored frames' (default: the checkpoint's)",
+    )
     parser.add_argument("--out", default=str(REPO / "benchmarks/results"))
     args = parser.parse_args()
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
-    estimator.set_streaming(dataclasses.replace(estimator.config.streaming, target_fps=args.fps))
-    report = {"checkpoint": args.checkpoint, "fps": args.fps, "targets": TARGETS}
-    markdown = [f"## Accuracy of `{Path(args.checkpoint).name}` at {args.fps:g} fps\n"]
+    streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
+    if args.mirror_average is not None:
+        streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
+    estimator.set_streaming(streaming)
+    report = {
+        "checkpoint": args.checkpoint,
+        "fps": args.fps,
+        "mirror_average": streaming.mirror_average,
+        "targets": TARGETS,
+    }
+    averaged = ", averaged with the mirrored frames" if streaming.mirror_average else ""
+    markdown = [f"## Accuracy of `{Path(args.checkpoint).name}` at {args.fps:g} fps{averaged}\n"]
 
     size = parse_size(args.size)
     for drive in turning_drives(args.drives, size, grayscale=not args.colour):
@@ -156,11 +206,18 @@ def main() -> None:
         markdown.append(table("KITTI sample (zero-shot real)", report["kitti_sample"]))
     nuscenes = DATA / "nuscenes_front_2hz_c"
     if nuscenes.is_dir():
-        heading = heading_without_labels(estimator, KittiSequence(nuscenes))
+        yaws = pair_headings(estimator, KittiSequence(nuscenes))
+        heading = heading_without_labels(yaws)
         report["nuscenes_front_2hz_c_net_yaw_deg"] = heading
+        check = mirror_check(
+            yaws, pair_headings(estimator, MirroredSequence(KittiSequence(nuscenes)))
+        )
+        report["nuscenes_front_2hz_c_mirror_check"] = check
         markdown.append(
             "### nuscenes_front_2hz_c (no labels): net heading change, degrees left\n\n"
             + "\n".join(f"- {name}: {_cell(value)}" for name, value in heading.items())
+            + "\n\nMirror check (the footage flipped left-right):\n\n"
+            + "\n".join(f"- {name}: {_cell(value)}" for name, value in check.items())
             + "\n"
         )
     if "kitti_sample" in report:  # preprocessing of a 1241x376 frame included

@@ -2,9 +2,9 @@
 
     .venv/bin/python tools/accuracy_tables.py "NAME=RUN/accuracy.json" ...
 
-Prints three markdown tables: the synthetic evaluation drives (mean over the drives), the KITTI
-sample, and the nuScenes parking lot's net heading; the baselines (the same in every report)
-come from the first report.
+Prints markdown tables: the synthetic evaluation drives (mean over the drives), the KITTI
+sample, the nuScenes parking lot's net heading, and its mirror check for the reports that have
+one; the baselines (the same in every report) come from the first report.
 """
 
 from __future__ import annotations
@@ -74,6 +74,10 @@ def main() -> None:
     print("\n**KITTI sample (zero-shot real)**\n")
     print("\n".join(table(reports, ["kitti_sample"])))
     print("\n" + nuscenes_line(reports))
+    checked = {n: r for n, r in reports.items() if "nuscenes_front_2hz_c_mirror_check" in r}
+    if checked:
+        print("\n**nuScenes parking lot, mirror check (degrees left)**\n")
+        print("\n".join(mirror_check_table(checked)))
 
 
 def nuscenes_line(reports: dict[str, dict]) -> str:
@@ -99,6 +103,29 @@ def nuscenes_line(reports: dict[str, dict]) -> str:
         "**nuScenes parking lot (no labels), net heading change, degrees left:** "
         f"{vo}; " + "; ".join(parts)
     )
+
+
+def mirror_check_table(reports: dict[str, dict]) -> list[str]:
+    """What each model sees of the parking lot's turns and what it adds on the footage and its
+    mirror image alike, over all pairs and over the pairs VO tracks in both; VO's row from the
+    first report."""
+    lines = [
+        "| method | seen, all pairs | bias, all pairs | seen, VO tracks | bias, VO tracks |",
+        "|---|---|---|---|---|",
+    ]
+    first = next(iter(reports.values()))["nuscenes_front_2hz_c_mirror_check"]
+    vo = "opencv_vo_where_it_tracks_both"
+    seen, bias = first[f"{vo}_seen_deg"], first[f"{vo}_bias_deg"]
+    lines.append(f"| OpenCV VO | - | - | {seen:.1f} | {bias:.1f} |")
+    for name, report in reports.items():
+        check = report["nuscenes_front_2hz_c_mirror_check"]
+        cells = [
+            check[f"{label}_{part}_deg"]
+            for label in ("la_pose", "la_pose_where_vo_tracks_both")
+            for part in ("seen", "bias")
+        ]
+        lines.append(f"| {name} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -128,6 +128,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "solve; 1e-2 pulls them towards the retrieved motions' mean)",
     )
     parser.add_argument(
+        "--mirror-average",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the frames flipped left-right and average each pair's motion with the "
+        "mirrored one's (twice the inverse dynamics cost; default: the checkpoint's "
+        "streaming.mirror_average)",
+    )
+    parser.add_argument(
         "--reverse",
         action="store_true",
         help="play the sequence backwards (a car reversing along the recorded path)",
@@ -172,10 +180,13 @@ def _load_estimator(args: argparse.Namespace):
     estimator = PoseEstimator.from_checkpoint(
         args.checkpoint, args.device, args.precision, refinement
     )
+    streaming = estimator.config.streaming
     if args.fps is not None:  # frame selection at another rate
-        estimator.set_streaming(
-            dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
-        )
+        streaming = dataclasses.replace(streaming, target_fps=args.fps)
+    if args.mirror_average is not None:
+        streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
+    if streaming != estimator.config.streaming:
+        estimator.set_streaming(streaming)
     return estimator
 
 
@@ -236,6 +247,7 @@ def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: fl
         "camera": args.camera,
         "model_config": config.name,
         "target_fps": config.streaming.target_fps,
+        "mirror_average": config.streaming.mirror_average,
         "clip_len": args.clip_len,
         "frames_read": run.frames_read,
         "frames_used": len(run.used),

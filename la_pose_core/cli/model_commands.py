@@ -71,6 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--frames", type=int, default=None, help="window length (default: the config's clip_len)"
     )
     inference.add_argument("--repeats", type=int, default=20, help="timed frames / passes")
+    inference.add_argument(
+        "--mirror-average",
+        action="store_true",
+        help="stream each frame with its mirror image (streaming.mirror_average)",
+    )
     inference.set_defaults(run=run_bench_inference)
 
 
@@ -139,6 +144,10 @@ def run_bench_inference(args: argparse.Namespace) -> int:
     config = get_config(args.config)
     if args.frames is not None:
         config = dataclasses.replace(config, clip_len=args.frames)
+    if args.mirror_average:
+        config = dataclasses.replace(
+            config, streaming=dataclasses.replace(config.streaming, mirror_average=True)
+        )
     if args.repeats < 1:
         fail(f"--repeats must be at least 1, got {args.repeats}")
     check_device(args.device)
@@ -184,6 +193,7 @@ def run_bench_inference(args: argparse.Namespace) -> int:
             "config": config.name,
             "device": str(device),
             "precision": args.precision,
+            "mirror_average": args.mirror_average,
             "window_frames": window,
             "timed_repeats": args.repeats,
             "streaming_ms_per_frame": streaming,  # medians

@@ -15,10 +15,16 @@ frame (x right, y down, z forward) the mirror is ``S = diag(-1, 1, 1)``, and eve
 ``cam_t_from_cam_{t+1} = [R | t]`` becomes ``[S R S | S t]``: yaw and roll change sign, pitch
 does not, the lateral component of ``t`` changes sign, step lengths (so the clip scale) and the
 field of view stay. Label-free clips are flipped the same way (their frames only).
+
+The same mirror serves evaluation: :class:`MirroredSequence` is a recorded sequence seen in the
+mirror, and a model that sees motion must turn the other way on it. Whatever it turns the *same*
+way on both is not seen in the images (a prior of its training drives; README, "The mirror
+check").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from typing import Any
 
@@ -31,6 +37,55 @@ MIRROR = np.diag([-1.0, 1.0, 1.0, 1.0])  # (4, 4) the reflection x -> -x, in hom
 def mirror_relative_poses(relative: np.ndarray) -> np.ndarray:
     """``(..., 4, 4)`` ``cam_t_from_cam_{t+1}`` -> the same motions in the mirrored world."""
     return MIRROR @ relative @ MIRROR
+
+
+def mirror_translation(translation: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` translations (camera optical frame) -> the mirrored world's: ``S t``."""
+    return translation * np.array([-1.0, 1.0, 1.0])
+
+
+def mirror_quaternion(quaternion: np.ndarray) -> np.ndarray:
+    """``(..., 4)`` ``(x, y, z, w)`` rotations ``R`` -> those of ``S R S``: ``(x, -y, -z, w)``.
+
+    ``S R S`` turns by the same angle about the axis ``-S a`` (``S`` is a reflection): pitch
+    (about x) stays, yaw (y) and roll (z) change sign.
+    """
+    return quaternion * np.array([1.0, -1.0, -1.0, 1.0])
+
+
+class MirroredSequence:
+    """A KITTI-layout sequence (:class:`la_pose_core.data.KittiSequence`, or anything with
+    ``stamps``, ``image(i)``, ``world_from_cam``, ``intrinsics``) seen in the mirror.
+
+    Images are flipped left-right, ground-truth poses become ``S P S`` (so every relative motion
+    is mirrored as :func:`mirror_relative_poses` says) and the principal point moves to
+    ``c_x' = W - 1 - c_x`` (pixel ``u`` goes to ``W - 1 - u``).
+    """
+
+    def __init__(self, sequence: Any) -> None:
+        self.sequence = sequence
+        self.name = f"{getattr(sequence, 'name', 'sequence')}-mirrored"
+        self.stamps = sequence.stamps
+        poses = sequence.world_from_cam
+        self.world_from_cam = None if poses is None else MIRROR @ np.asarray(poses) @ MIRROR
+        intrinsics = getattr(sequence, "intrinsics", None)
+        self.intrinsics = (
+            None
+            if intrinsics is None
+            else dataclasses.replace(intrinsics, cx=intrinsics.width - 1.0 - intrinsics.cx)
+        )
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+    def image(self, index: int) -> np.ndarray:
+        return np.ascontiguousarray(self.sequence.image(index)[:, ::-1])  # (H, W[, 3])
+
+    def require_intrinsics(self):
+        """``intrinsics``, or the sequence's own one-line error."""
+        if self.intrinsics is None:
+            return self.sequence.require_intrinsics()
+        return self.intrinsics
 
 
 def mirror_clip(sample: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,9 @@
    not of the window, and the latent action of the pair (previous frame, this frame);
 4. the pose head over the window's latent actions (at most ``clip_len - 1``), keeping the newest
    pair's output;
+   With ``streaming.mirror_average`` the frame and its left-right flip go through 3-4 as a
+   batch of two streams, and the pair's motion is the mean of the one and the other mirrored
+   back (:func:`average_with_mirror`): a turn the model adds whatever the images show cancels;
 5. optional test-time refinement of the newest pair's metric translation against a bank of
    post-training motions (Camera Pose Auto-Encoder; :mod:`la_pose_core.pose_autoencoder`);
 6. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
@@ -38,6 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
 from la_pose_core.geometry import pose_from_translation_quaternion
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
@@ -104,6 +108,24 @@ def estimate_clip(
     """
     actions = inverse_dynamics(frames, dt)
     return {**actions, **pose_head(actions["latent_actions"])}
+
+
+POSE_OUTPUTS = ("translation_normalized", "translation", "quaternion", "fov")  # per pair
+
+
+def average_with_mirror(views: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One pair's outputs for ``(2, ...)`` views (the frames, then the frames flipped
+    left-right) -> their mean in the unflipped world: translations and rotations of the
+    flipped view are mirrored back first; quaternions are averaged on one hemisphere and
+    renormalised (``w >= 0``); FoV and scale do not change under the mirror."""
+    mean = {name: views[name].mean(axis=0) for name in ("fov", "scale")}
+    for name in ("translation_normalized", "translation"):
+        mean[name] = 0.5 * (views[name][0] + mirror_translation(views[name][1]))
+    original, mirrored = views["quaternion"][0], mirror_quaternion(views["quaternion"][1])
+    quaternion = original + np.sign(np.dot(original, mirrored) or 1.0) * mirrored
+    quaternion /= np.linalg.norm(quaternion)
+    mean["quaternion"] = quaternion if quaternion[3] >= 0 else -quaternion
+    return mean
 
 
 class PoseEstimator:
@@ -230,18 +252,21 @@ class PoseEstimator:
         if selection.restarts:
             self._clear_track()
         frame = self.preprocess(image)[None]  # (1, 3, H, W)
+        if self.config.streaming.mirror_average:
+            frame = torch.cat([frame, frame.flip(-1)])  # (V=2, 3, H, W): the frame, its mirror
+        views = frame.shape[0]
         previous = self.previous_stamp
         dt = (  # float32 whatever the stamp's type (a numpy float64 would promote the math)
             None
             if previous is None
-            else torch.tensor([stamp - previous], dtype=torch.float32, device=self.device)
+            else torch.full((views,), stamp - previous, dtype=torch.float32, device=self.device)
         )
         with torch.inference_mode(), autocast_context(self.device, self.precision):
             pair = self.stream.push(frame, dt)  # None on the first frame of a track
             if pair is not None:
-                self.window_actions.append(pair["latent_actions"])  # (1, d)
-                window = torch.stack(tuple(self.window_actions), dim=1)  # (1, P, d)
-                pose = self.pose_head(window)  # values (1, P, ...) and (1,)
+                self.window_actions.append(pair["latent_actions"])  # (V, d)
+                window = torch.stack(tuple(self.window_actions), dim=1)  # (V, P, d)
+                pose = self.pose_head(window)  # values (V, P, ...) and (V,)
         self.previous_stamp = stamp
         if selection in (Selection.RESET_BACKWARDS, Selection.RESET_GAP):
             state = RESET
@@ -252,10 +277,8 @@ class PoseEstimator:
         if pair is None:  # first frame of a track: no motion yet
             return StepResult(stamp, None, state, self.world_from_cam.copy())
 
-        def newest(name: str) -> np.ndarray:
-            return pose[name][0, -1].double().cpu().numpy()  # the newest pair, float64
-
-        translation, quaternion = newest("translation"), newest("quaternion")
+        outputs = self._newest_pair(pose)
+        translation, quaternion = outputs["translation"], outputs["quaternion"]
         translation_head, refinement_ms = None, None
         if self.refiner is not None:
             translation_head = translation
@@ -270,15 +293,23 @@ class PoseEstimator:
             previous_stamp=previous,
             state=state,
             world_from_cam=self.world_from_cam.copy(),
-            translation_normalized=newest("translation_normalized"),
+            translation_normalized=outputs["translation_normalized"],
             translation=translation,
             quaternion=quaternion,
-            fov=float(newest("fov")),
-            scale=float(pose["scale"][0].double()),
+            fov=float(outputs["fov"]),
+            scale=float(outputs["scale"]),
             latent=pair["bottleneck_codes"][0].double().cpu().numpy(),
             translation_head=translation_head,
             refinement_ms=refinement_ms,
         )
+
+    def _newest_pair(self, pose: dict[str, Tensor]) -> dict[str, np.ndarray]:
+        """The pose head's outputs for the newest pair, float64 (mirror-averaged when on)."""
+        views = {name: pose[name][:, -1].double().cpu().numpy() for name in POSE_OUTPUTS}
+        views["scale"] = pose["scale"].double().cpu().numpy()  # (V,)
+        if self.config.streaming.mirror_average:
+            return average_with_mirror(views)
+        return {name: value[0] for name, value in views.items()}
 
     def run_clip(self, images: Sequence[np.ndarray], stamps: Sequence[float]) -> dict:
         """Clip mode on raw images, every image used (no frame selection, no state change).

@@ -144,11 +144,16 @@ class PoseHeadConfig:
 
 @dataclass
 class StreamingConfig:
-    """Which incoming frames the online estimator uses (training jitters 1-4 fps)."""
+    """How the online estimator runs on a stream: which incoming frames it uses (training
+    jitters 1-4 fps), and whether it also runs each one's mirror image."""
 
     target_fps: float = 2.0  # also the nominal frame interval when no stamps are given
     rate_tolerance: float = 0.1  # accept a frame once 1 - tolerance of the interval has passed
     max_gap_s: float = 1.5  # a longer gap between used frames restarts tracking
+    # also run the frames flipped left-right (a second stream, batched) and average each pair's
+    # motion with the mirrored one's: what the model adds whatever the images show (a left or
+    # right bias) cancels; twice the inverse dynamics cost (la_pose_core.data.mirror)
+    mirror_average: bool = False
 
 
 @dataclass

@@ -6,10 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from la_pose_core.data.mirror import RandomMirror, mirror_clip, mirror_relative_poses
+from la_pose_core.data.mirror import (
+    MIRROR,
+    MirroredSequence,
+    RandomMirror,
+    mirror_clip,
+    mirror_quaternion,
+    mirror_relative_poses,
+    mirror_translation,
+)
 from la_pose_core.data.synthetic.sequence import SyntheticSequence
 from la_pose_core.data.virtual_rotation import rotate_relative_poses, warp_frames
-from la_pose_core.geometry import inverse
+from la_pose_core.geometry import inverse, pose_from_translation_quaternion
+from la_pose_core.geometry.rotations import quaternion_from_matrix
 from la_pose_core.metrics import yaw_left
 from la_pose_core.model.targets import PoseTargets
 from test.core.data.test_virtual_rotation import HEIGHT, WIDTH, ZOOM, clip_sample
@@ -75,3 +84,40 @@ def test_the_draw_depends_on_seed_epoch_and_clip_only():
     torch.testing.assert_close(kept["frames"], sample["frames"])
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         RandomMirror(1.5, 3, {"epoch": 0})
+
+
+def test_the_mirrored_sequence_sees_the_mirrored_world_through_the_mirrored_camera():
+    """A world point, mirrored, projects through the mirrored camera and pose onto the column
+    that the image flip puts its original pixel on: images, poses and intrinsics agree."""
+    drive = SyntheticSequence(6, seed=2, size=(WIDTH, HEIGHT), fps=2.0)
+    mirrored = MirroredSequence(drive)
+    world_point = np.array([1.5, 0.4, 9.0, 1.0])  # in the first camera's world, ahead
+
+    def pixel(intrinsics, world_from_cam, point) -> np.ndarray:
+        camera = inverse(world_from_cam) @ point  # (4,)
+        return (intrinsics.matrix @ camera[:3])[:2] / camera[2]  # (u, v)
+
+    for index in (0, 5):
+        u, v = pixel(drive.intrinsics, drive.world_from_cam[index], world_point)
+        u_m, v_m = pixel(
+            mirrored.require_intrinsics(), mirrored.world_from_cam[index], MIRROR @ world_point
+        )
+        assert (u_m, v_m) == pytest.approx((WIDTH - 1 - u, v))
+    np.testing.assert_array_equal(mirrored.image(3), drive.image(3)[:, ::-1])
+    relative = inverse(drive.world_from_cam[:-1]) @ drive.world_from_cam[1:]  # (5, 4, 4)
+    relative_m = inverse(mirrored.world_from_cam[:-1]) @ mirrored.world_from_cam[1:]
+    np.testing.assert_allclose(relative_m, mirror_relative_poses(relative), atol=1e-12)
+    assert len(mirrored) == len(drive) and mirrored.stamps is drive.stamps
+
+
+def test_mirrored_translations_and_quaternions_are_the_mirrored_motions():
+    relative = drive_motions()
+    mirrored = mirror_relative_poses(relative)
+    quaternions = np.stack([quaternion_from_matrix(m[:3, :3]) for m in relative])  # (11, 4)
+    for motion, t, q in zip(
+        mirrored,
+        mirror_translation(relative[:, :3, 3]),
+        mirror_quaternion(quaternions),
+        strict=True,
+    ):
+        np.testing.assert_allclose(pose_from_translation_quaternion(t, q), motion, atol=1e-12)

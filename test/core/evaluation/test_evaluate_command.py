@@ -70,6 +70,23 @@ def test_fps_and_baseline_selection(tmp_path, kitti_sample, tiny_checkpoint, cap
     report = json.loads((tmp_path / "one_fps" / "metrics.json").read_text())
     assert report["target_fps"] == 1.0 and report["used_frames"] == [0, 9, 18, 27]
     assert report["methods"]["la_pose"]["clip_len"] == 3
+    assert report["mirror_average"] is False  # the checkpoint's default
+
+
+def test_mirror_averaging_on_the_command_line(tmp_path, kitti_sample, tiny_checkpoint, capsys):
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--sequence", str(kitti_sample)]
+    argv += ["--max-frames", "21", "--baselines", "none"]
+    runs = {}
+    for flag in ("--no-mirror-average", "--mirror-average"):
+        assert la_pose([*argv, flag, "--out", str(tmp_path / flag)]) == 0
+        capsys.readouterr()
+        runs[flag] = json.loads((tmp_path / flag / "metrics.json").read_text())
+    assert runs["--mirror-average"]["mirror_average"] is True
+    assert runs["--no-mirror-average"]["mirror_average"] is False
+    plain, averaged = (
+        read_kitti_poses(tmp_path / flag / "trajectories" / "la_pose.txt") for flag in runs
+    )
+    assert not np.allclose(plain, averaged, atol=1e-5)
 
 
 def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, capsys):

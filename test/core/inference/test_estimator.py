@@ -1,9 +1,12 @@
 """Streaming PoseEstimator: equals clip mode before the window slides, resets, chaining."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
+from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
 from la_pose_core.geometry import pose_from_translation_quaternion
 from la_pose_core.inference.estimator import RESET, TRACKING, WARMING_UP, PoseEstimator
 from la_pose_core.model.checkpoint import save_checkpoint
@@ -151,3 +154,35 @@ def test_to_moves_the_modules_and_forgets_the_track(estimator):
     assert next(estimator.inverse_dynamics.parameters()).device == torch.device("cpu")
     result = estimator.step(frames[2], 0.0)  # a new track, not a backwards jump
     assert result.state == WARMING_UP and result.previous_stamp is None
+
+
+def test_mirror_averaging_is_the_mean_of_the_frames_and_their_mirror_image():
+    """With ``streaming.mirror_average`` each pair's motion is the mean of the plain
+    estimator's motion on the frames and, mirrored back, on the flipped frames; so on flipped
+    frames it gives exactly the mirrored motions (what the model adds either way cancels)."""
+    frames, stamps = images(CONFIG.clip_len + 2), jittered_stamps(CONFIG.clip_len + 2)
+    flipped = [np.ascontiguousarray(image[:, ::-1]) for image in frames]
+    averaged_config = dataclasses.replace(
+        CONFIG, streaming=dataclasses.replace(CONFIG.streaming, mirror_average=True)
+    )
+
+    def run(config, sequence) -> list:
+        torch.manual_seed(0)
+        estimator = PoseEstimator(InverseDynamics(CONFIG), PoseHead(CONFIG), config, "cpu")
+        return [estimator.step(image, stamp) for image, stamp in zip(sequence, stamps, strict=True)]
+
+    plain, plain_flipped = run(CONFIG, frames), run(CONFIG, flipped)
+    averaged, averaged_flipped = run(averaged_config, frames), run(averaged_config, flipped)
+    for p, pf, a, af in zip(plain[1:], plain_flipped[1:], averaged[1:], averaged_flipped[1:],
+                            strict=True):  # fmt: skip
+        mean = 0.5 * (p.translation + mirror_translation(pf.translation))
+        np.testing.assert_allclose(a.translation, mean, atol=1e-6)
+        q0, q1 = p.quaternion, mirror_quaternion(pf.quaternion)
+        q = q0 + np.sign(np.dot(q0, q1)) * q1  # the mean on one hemisphere
+        assert abs(np.dot(a.quaternion, q / np.linalg.norm(q))) == pytest.approx(1.0, abs=1e-6)
+        assert a.quaternion[3] >= 0
+        assert a.scale == pytest.approx(0.5 * (p.scale + pf.scale), abs=1e-6)
+        np.testing.assert_allclose(af.translation, mirror_translation(a.translation), atol=1e-6)
+        assert abs(np.dot(af.quaternion, mirror_quaternion(a.quaternion))) == pytest.approx(1.0)
+        np.testing.assert_allclose(a.latent, p.latent, atol=1e-6)  # the unflipped view's code
+    assert not np.allclose(averaged[-1].translation, plain[-1].translation, atol=1e-4)

@@ -34,3 +34,12 @@ def test_bench_inference_reports_streaming_and_full_window_times(capsys):
     assert report["streaming_ms_per_frame"] > 0 and report["full_window_ms"] > 0
     assert report["speedup"] == report["full_window_ms"] / report["streaming_ms_per_frame"]
     assert report["peak_memory_mb"] > 0
+
+
+def test_bench_inference_times_mirror_averaging(capsys):
+    report = run(
+        ["bench", "inference", "--config", "tiny", "--frames", "4", "--repeats", "2",
+         "--mirror-average"],
+        capsys,
+    )  # fmt: skip
+    assert report["mirror_average"] is True and report["streaming_ms_per_frame"] > 0
