@@ -24,3 +24,17 @@ def kitti_sample() -> Path:
     if not (KITTI_SAMPLE / "poses.txt").exists():
         pytest.skip(f"KITTI sample not found at {KITTI_SAMPLE} (set LA_POSE_KITTI_SAMPLE)")
     return KITTI_SAMPLE
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip themselves on a machine whose torch sees no CUDA device."""
+    cuda_items = [item for item in items if item.get_closest_marker("cuda")]
+    if not cuda_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in cuda_items:
+        item.add_marker(skip)
