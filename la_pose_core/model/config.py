@@ -14,8 +14,9 @@ Sections:
     pose_encoder        Camera Pose Auto-Encoder: relative pose -> latent action (refinement,
                         virtual latent actions; ``la_pose_core.pose_autoencoder``).
 
-Beside them, :class:`RefinementConfig`: the estimator's test-time refinement with that encoder
-(chosen when running, not stored in checkpoints).
+Beside them, :class:`RefinementConfig`: the estimator's test-time refinement with that encoder,
+and :class:`OutputRateConfig`: one estimate per model frame or per camera frame (both chosen
+when running, not stored in checkpoints).
 
 Presets (:func:`get_config`): ``paper`` is the paper's scale (960x448 frames and 16-frame clips,
 named once in :mod:`la_pose_core.paper`; 16-pixel patches, 1536-D latent actions, 50-D
@@ -186,6 +187,29 @@ class RefinementConfig:
     checkpoint: str = ""  # a trained pose encoder with its motion bank (la-pose train pose-encoder)
     k: int = 3  # bank motions combined per pair
     ridge: float = 1e-9  # relative regulariser of the affine weights (refinement docstring)
+
+
+OUTPUT_RATE_MODES = ("model", "camera")
+
+
+@dataclass
+class OutputRateConfig:
+    """How often the online estimator reports a pose (``la_pose_core.inference.camera_rate``).
+
+    ``model``: once per frame the model uses (``streaming.target_fps``), whatever the camera
+    rate. ``camera``: once per camera frame, at most ``max_hz``: interleaved streams, each at
+    the model's rate, cost one streaming step per frame. Not a section of :class:`LAPoseConfig`
+    (a run-time choice); mirrored one-to-one by the node's ``output_rate`` parameters.
+    """
+
+    mode: str = "model"  # model (one pose per model frame) or camera (one per camera frame)
+    max_hz: float = 30.0  # camera: frames used at most this often (greedy, by stamp)
+
+    def __post_init__(self) -> None:
+        if self.mode not in OUTPUT_RATE_MODES:
+            raise ValueError(f"output_rate.mode must be one of {OUTPUT_RATE_MODES}: {self.mode!r}")
+        if not self.max_hz > 0.0:
+            raise ValueError(f"output_rate.max_hz must be positive, got {self.max_hz}")
 
 
 @dataclass

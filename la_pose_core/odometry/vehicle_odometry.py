@@ -17,12 +17,21 @@ divided by ``dt^2``. Whatever is unknown (the twist on the first frame of a trac
 during a gap that restarted tracking) gets ``unknown_variance``: large and finite, never NaN or
 1e308, which break EKFs.
 
+Camera-rate output (:mod:`la_pose_core.inference.camera_rate`): each frame's pair motion spans
+one model interval and starts at an earlier frame than the last output, so the pose is not the
+last pose times the motion. :meth:`VehicleOdometry.update_on_track` takes the estimator's
+chained camera pose in its track instead (``odom_from_base = odom_from_track @ base_from_cam @
+track_from_cam @ cam_from_base``), the covariance of the pair's earlier frame plus the pair's,
+and the twist from the pair (the newest motion) over its interval.
+
 Restarts: if tracking restarts after a gap (stamp moved forward too far), odometry continues from
 the last pose and its covariance grows by ``unknown_variance`` (the motion during the gap is
 unknown). If the stamp went backwards (a bag looped, a clock jumped), odometry starts over at the
 identity with zero covariance.
 """
 
+import bisect
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +42,8 @@ from la_pose_core.geometry import (
     base_motion_from_camera_motion,
     pose_from_translation_quaternion,
 )
+
+COVARIANCE_HISTORY = 1024  # outputs whose covariance update_on_track keeps (34 s at 30 Hz)
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,9 @@ class VehicleOdometry:
         self.odom_from_base = np.eye(4)
         self.pose_covariance = np.zeros((6, 6))
         self.last_stamp: float | None = None
+        self.odom_from_track = np.eye(4)  # (4, 4) base_link at the track's first frame
+        # (stamp, (6, 6) pose covariance) of the recent outputs of update_on_track
+        self.covariances: deque[tuple[float, np.ndarray]] = deque(maxlen=COVARIANCE_HISTORY)
 
     def update(
         self,
@@ -118,6 +132,54 @@ class VehicleOdometry:
         self.odom_from_base = self.odom_from_base @ base_motion
         self.pose_covariance = self.pose_covariance + step
         self.last_stamp = stamp
+        return self._moving_estimate(stamp, base_motion, step, dt)
+
+    def update_on_track(
+        self,
+        stamp: float,
+        previous_stamp: float | None,
+        translation: np.ndarray | None,
+        quaternion: np.ndarray | None,
+        track_from_cam: np.ndarray,
+    ) -> OdometryEstimate:
+        """Camera-rate odometry (module docstring): the pose from the estimator's chain.
+
+        Args:
+            stamp, previous_stamp: the pair's frames (s); ``previous_stamp`` None starts a new
+                track. The earlier frame may be older than the last output.
+            translation, quaternion: the pair's camera motion ``cam_prev_from_cam_this``.
+            track_from_cam: ``(4, 4)`` this camera's pose in the track (its first camera).
+        """
+        if previous_stamp is None or translation is None or quaternion is None:
+            estimate = self._restart(stamp)
+            self.odom_from_track = self.odom_from_base.copy()
+            self.covariances.clear()
+            self.covariances.append((stamp, self.pose_covariance.copy()))
+            return estimate
+        dt = stamp - previous_stamp
+        if dt <= 0.0:
+            raise ValueError(f"pair stamps must increase, got {previous_stamp} -> {stamp}")
+        camera_motion = pose_from_translation_quaternion(translation, quaternion)
+        base_motion = base_motion_from_camera_motion(camera_motion, self.base_from_camera)
+        step = self.covariance.step_covariance(base_motion[:3, 3])
+        track_motion = base_motion_from_camera_motion(track_from_cam, self.base_from_camera)
+        self.odom_from_base = self.odom_from_track @ track_motion
+        self.pose_covariance = self._covariance_at(previous_stamp) + step
+        self.covariances.append((stamp, self.pose_covariance.copy()))
+        self.last_stamp = stamp
+        return self._moving_estimate(stamp, base_motion, step, dt)
+
+    def _covariance_at(self, stamp: float) -> np.ndarray:
+        """Pose covariance of the newest output at or before ``stamp`` (the track's first if
+        none)."""
+        stamps = [recorded for recorded, _ in self.covariances]
+        index = max(bisect.bisect_right(stamps, stamp) - 1, 0)
+        return self.covariances[index][1]
+
+    def _moving_estimate(
+        self, stamp: float, base_motion: np.ndarray, step: np.ndarray, dt: float
+    ) -> OdometryEstimate:
+        """The estimate after a pair ``base_motion`` over ``dt`` s with covariance ``step``."""
         rotation_vector = Rotation.from_matrix(base_motion[:3, :3]).as_rotvec()
         return OdometryEstimate(
             stamp=stamp,

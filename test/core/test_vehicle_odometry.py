@@ -83,3 +83,29 @@ def test_invalid_input_is_rejected():
         odometry.update(1.0, 1.0, FORWARD, NO_TURN)
     with pytest.raises(ValueError):
         CovarianceModel(unknown_variance=1e308)
+
+
+def test_camera_rate_odometry_takes_the_chained_pose_and_the_pair_twist():
+    """update_on_track: interleaved pairs (each 0.5 s long, a frame every 0.1 s) give the pose of
+    the estimator's chain, the twist of the pair, and the earlier frame's covariance plus the
+    pair's."""
+    model = CovarianceModel(translation_std_fraction=0.1, translation_std_floor_m=0.0)
+    odometry = VehicleOdometry(covariance=model)
+    first = odometry.update_on_track(10.0, None, None, None, np.eye(4))
+    assert first.started_over
+    track_from_cam = np.eye(4)
+    for index in range(5, 15):  # the camera moves 2 m/s along its optical axis
+        stamp = 10.0 + 0.1 * index
+        track_from_cam[2, 3] = 0.2 * index
+        estimate = odometry.update_on_track(stamp, stamp - 0.5, FORWARD, NO_TURN, track_from_cam)
+        np.testing.assert_allclose(estimate.odom_from_base[:3, 3], [0.2 * index, 0, 0])
+        np.testing.assert_allclose(estimate.linear_velocity, [2.0, 0.0, 0.0], atol=1e-12)
+    # the last pair (11.4 from 10.9) chains onto 10.9's, which chained onto the first frame's
+    np.testing.assert_allclose(np.diag(estimate.pose_covariance)[:3], 2 * 0.1**2)
+    # a gap continues from the last pose, a new track's poses are relative to it
+    gap = odometry.update_on_track(20.0, None, None, None, np.eye(4))
+    assert gap.restarted and not gap.started_over
+    track_from_cam[2, 3] = 1.0
+    after = odometry.update_on_track(20.5, 20.0, FORWARD, NO_TURN, track_from_cam)
+    np.testing.assert_allclose(after.odom_from_base[:3, 3], [2.8 + 1.0, 0.0, 0.0])
+    assert after.pose_covariance[0, 0] >= model.unknown_variance
