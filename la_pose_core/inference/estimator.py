@@ -36,6 +36,7 @@ import dataclasses
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -45,12 +46,15 @@ from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
 from la_pose_core.geometry import pose_from_translation_quaternion
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
-from la_pose_core.model.checkpoint import load_checkpoint, module_fingerprint
+from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig, RefinementConfig, StreamingConfig
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.precision import autocast_context, resolve_device
 from la_pose_core.pose_autoencoder.refinement import TranslationRefiner
+
+if TYPE_CHECKING:  # onnxruntime is imported only when an exported model is opened
+    from la_pose_core.export.runtime import ExportedModel
 
 WARMING_UP = "warming_up"  # the window holds fewer than clip_len frames
 TRACKING = "tracking"  # the window is full
@@ -91,6 +95,34 @@ class StepResult:
     latent: np.ndarray | None = None
     translation_head: np.ndarray | None = None
     refinement_ms: float | None = None
+
+
+RUNTIMES = ("torch", "onnxruntime")  # what runs the networks (model.runtime, --runtime)
+
+
+def estimator_modules(checkpoint: Checkpoint, path: str) -> tuple[InverseDynamics, PoseHead]:
+    """The inverse dynamics model and pose head of a checkpoint holding a ``posttrainer``, or
+    ``inverse_dynamics`` and ``pose_head`` parts; ``ValueError`` when it holds neither."""
+    modules = checkpoint.modules
+    if "posttrainer" in modules:
+        return modules["posttrainer"].inverse_dynamics, modules["posttrainer"].pose_head
+    if "inverse_dynamics" in modules and "pose_head" in modules:
+        return modules["inverse_dynamics"], modules["pose_head"]
+    raise ValueError(f"{path} holds no pose estimator (parts: {sorted(modules)})")
+
+
+def _open_exported(
+    folder: str, backbone: InverseDynamics, head: PoseHead, path: str, device, precision: str
+) -> ExportedModel:
+    """The export in ``folder``, checked against the checkpoint's modules (one-line errors)."""
+    from la_pose_core.export.runtime import ExportedModel
+
+    if precision != "fp32":
+        raise ValueError(f"runtime onnxruntime runs the fp32 graphs, not precision {precision}")
+    exported = ExportedModel(folder, resolve_device(device))
+    fingerprints = {"inverse_dynamics": module_fingerprint(backbone)}
+    exported.check_fingerprints({**fingerprints, "pose_head": module_fingerprint(head)}, path)
+    return exported
 
 
 def _frame_selector(streaming: StreamingConfig) -> FrameSelector:
@@ -138,6 +170,9 @@ class PoseEstimator:
         precision: ``"fp32"``, or ``"bf16"`` (autocast on CUDA only; CPU stays fp32).
         refiner: test-time translation refinement (its bank must come from this backbone;
             :meth:`from_checkpoint` checks that), or None.
+        exported: run the streaming step and the pose head of this ONNX export instead of the
+            torch modules (runtime ``onnxruntime``; :mod:`la_pose_core.export`), or None.
+            The modules stay for clip mode (:meth:`run_clip`).
     """
 
     def __init__(
@@ -148,8 +183,10 @@ class PoseEstimator:
         device: str | torch.device = "auto",
         precision: str = "fp32",
         refiner: TranslationRefiner | None = None,
+        exported: ExportedModel | None = None,
     ) -> None:
         self.config = config
+        self.exported = exported
         self.refiner = refiner
         self.device = resolve_device(device)
         self.precision = precision
@@ -158,9 +195,17 @@ class PoseEstimator:
         self.pose_head = pose_head.to(self.device).eval()
         self.selector = _frame_selector(config.streaming)
         self.stream = InverseDynamicsStream(self.inverse_dynamics, config.clip_len)
+        self.window_head = self.pose_head  # the pose head of the streaming path
+        if exported is not None:
+            self.stream, self.window_head = exported.stream, exported.pose_head
         self.window_actions: deque[Tensor] = deque(maxlen=config.clip_len - 1)
         self.world_from_cam = np.eye(4)
         self.previous_stamp: float | None = None
+
+    @property
+    def runtime(self) -> str:
+        """``"torch"`` or ``"onnxruntime"``: what runs the streaming networks."""
+        return "torch" if self.exported is None else "onnxruntime"
 
     @classmethod
     def from_checkpoint(
@@ -170,6 +215,8 @@ class PoseEstimator:
         precision: str = "fp32",
         refinement: RefinementConfig | None = None,
         streaming: StreamingConfig | None = None,
+        runtime: str = "torch",
+        onnx_dir: str | None = None,
     ) -> PoseEstimator:
         """Build from a checkpoint holding a ``posttrainer``, or ``inverse_dynamics`` and
         ``pose_head`` parts (:mod:`la_pose_core.model.checkpoint`).
@@ -177,23 +224,28 @@ class PoseEstimator:
         ``refinement`` with a non-empty ``checkpoint``: load that pose encoder's motion bank
         and refine every translation; ``ValueError`` if it was trained against another
         backbone. ``streaming``: select frames by it (None: the checkpoint's own).
+        ``runtime``: ``"torch"``, or ``"onnxruntime"`` to run the export in ``onnx_dir``
+        (None: :func:`~la_pose_core.export.manifest.default_export_folder` of ``path``);
+        ``ValueError`` (one line) when that folder is missing, corrupt or exported from other
+        weights.
         """
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         checkpoint = load_checkpoint(path, map_location="cpu")
-        modules = checkpoint.modules
-        if "posttrainer" in modules:
-            backbone = modules["posttrainer"].inverse_dynamics
-            head = modules["posttrainer"].pose_head
-        elif "inverse_dynamics" in modules and "pose_head" in modules:
-            backbone, head = modules["inverse_dynamics"], modules["pose_head"]
-        else:
-            raise ValueError(f"{path} holds no pose estimator (parts: {sorted(modules)})")
+        backbone, head = estimator_modules(checkpoint, path)
+        exported = None
+        if runtime == "onnxruntime":
+            from la_pose_core.export.manifest import default_export_folder
+
+            folder = onnx_dir or str(default_export_folder(path))
+            exported = _open_exported(folder, backbone, head, path, device, precision)
         refiner = None
         if refinement is not None and refinement.checkpoint:
             refiner = TranslationRefiner.from_checkpoint(
                 refinement.checkpoint, refinement.k, refinement.ridge
             )
             refiner.check_backbone(module_fingerprint(backbone))
-        estimator = cls(backbone, head, checkpoint.config, device, precision, refiner)
+        estimator = cls(backbone, head, checkpoint.config, device, precision, refiner, exported)
         if streaming is not None and streaming != estimator.config.streaming:
             estimator.set_streaming(streaming)
         return estimator
@@ -214,6 +266,8 @@ class PoseEstimator:
         resolved = resolve_device(device)
         self.inverse_dynamics.to(resolved)
         self.pose_head.to(resolved)
+        if self.exported is not None:
+            self.exported.to(resolved)
         self.device = resolved
         self.reset()
         return self
@@ -266,7 +320,7 @@ class PoseEstimator:
             if pair is not None:
                 self.window_actions.append(pair["latent_actions"])  # (V, d)
                 window = torch.stack(tuple(self.window_actions), dim=1)  # (V, P, d)
-                pose = self.pose_head(window)  # values (V, P, ...) and (V,)
+                pose = self.window_head(window)  # values (V, P, ...) and (V,)
         self.previous_stamp = stamp
         if selection in (Selection.RESET_BACKWARDS, Selection.RESET_GAP):
             state = RESET

@@ -211,9 +211,14 @@ class InverseDynamics(nn.Module):
         self, inputs: Tensor, dt: Tensor, previous_inputs: Tensor | None = None
     ) -> Tensor:
         """:meth:`embed` from already computed :meth:`frame_inputs` ``(B, T, C, h, w)``."""
-        batch, steps = inputs.shape[:2]
-        inputs = self.with_motion(inputs, previous_inputs)  # (B, T, C', h, w)
-        embedded = self.patch_embed(rearrange(inputs, "b t c h w -> (b t) c h w"))
+        return self.embed_features(self.with_motion(inputs, previous_inputs), dt)
+
+    def embed_features(self, features: Tensor, dt: Tensor) -> Tensor:
+        """Tokens of what the patch embedding reads: :meth:`with_motion`'s ``(B, T, C', h, w)``
+        (the exported streaming step computes the motion features itself), ``dt`` as in
+        :meth:`embed` -> ``(B, T, S, d)``."""
+        batch, steps = features.shape[:2]
+        embedded = self.patch_embed(rearrange(features, "b t c h w -> (b t) c h w"))
         patches = rearrange(embedded, "(b t) d h w -> b t (h w) d", b=batch)
         patches = patches + self.spatial_pos  # (B, T, N, d)
         query = self.action_query.expand(batch, steps, -1)  # (B, T, d)
