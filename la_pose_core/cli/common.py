@@ -11,7 +11,7 @@ import re
 import sys
 from typing import Any, NoReturn
 
-from la_pose_core.cli.defaults import INFERENCE_PRECISION, PRECISIONS
+from la_pose_core.cli.defaults import INFERENCE_PRECISION, PRECISIONS, RUNTIMES
 from la_pose_core.json_output import dumps
 
 DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
@@ -62,6 +62,26 @@ def add_inference_device_arguments(
         choices=PRECISIONS,
         help=f"default {INFERENCE_PRECISION}: the node's default, so the figures are those of "
         "the node as shipped (training defaults to bf16); bf16: autocast on CUDA only",
+    )
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--runtime`` and ``--onnx-dir`` of a command that streams a checkpoint: torch, or its
+    ONNX export (``la-pose export``) in ONNX Runtime, the node's ``model.runtime``."""
+    parser.add_argument(
+        "--runtime",
+        default=RUNTIMES[0],
+        choices=RUNTIMES,
+        help="what runs the networks: torch (default), or onnxruntime, the checkpoint's ONNX "
+        "export (la-pose export) on ONNX Runtime's CPU, or CUDA/TensorRT execution providers "
+        "when installed and --device is CUDA",
+    )
+    parser.add_argument(
+        "--onnx-dir",
+        default=None,
+        metavar="DIR",
+        help="the export folder of --runtime onnxruntime (default: the checkpoint's path "
+        "with .onnx for .pt, where la-pose export writes)",
     )
 
 

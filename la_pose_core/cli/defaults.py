@@ -43,6 +43,12 @@ INFERENCE_PRECISION = "fp32"  # la_pose_ros.settings: model.precision (the node'
 # la_pose_core.metrics.EVAL_CLIP_LEN, la_pose_core.metrics.pairwise.STILL_THRESHOLD_M
 EVAL_CLIP_LEN = PAPER_CLIP_LEN
 STILL_THRESHOLD_M = 0.05
+# la_pose_core.inference.estimator.RUNTIMES; la_pose_core.export.exporter.DEFAULT_OPSET and
+# la_pose_core.export.verify.DEFAULT_TOLERANCE (la-pose export)
+RUNTIMES = ("torch", "onnxruntime")
+EXPORT_FORMATS = ("onnx",)
+ONNX_OPSET = 18
+EXPORT_TOLERANCE = 1e-3
 # la_pose_core.evaluation.baselines.BASELINES
 BASELINES = ("opencv_vo_gt_scale", "constant_velocity_gt_first_pair")
 # la_pose_core.model.config.RefinementConfig.ridge

@@ -14,7 +14,8 @@ ground truth:
 Options of the model: ``--refine ENCODER.pt`` refines every translation with a trained pose
 encoder's motion bank (Camera Pose Auto-Encoder; the bank holds post-training motions only);
 ``--reverse`` plays the sequence backwards (real footage of reversing,
-:class:`~la_pose_core.data.time_reversal.TimeReversedSequence`).
+:class:`~la_pose_core.data.time_reversal.TimeReversedSequence`); ``--runtime onnxruntime``
+streams the checkpoint's ONNX export (``la-pose export``, ``--onnx-dir``) in ONNX Runtime.
 
 Outputs in ``--out``: ``metrics.json`` (per method: per-clip AUC@5/@30, ATE-S, ATE-M over
 ``--clip-len`` frames, 16 by default as in the paper; whole trajectory ATE and KITTI RPE;
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING
 
 from la_pose_core.cli.common import (
     add_inference_device_arguments,
+    add_runtime_arguments,
     check_device,
     fail,
     print_json,
@@ -141,6 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="play the sequence backwards (a car reversing along the recorded path)",
     )
     add_inference_device_arguments(parser)
+    add_runtime_arguments(parser)
     parser.set_defaults(run=run_evaluate)
 
 
@@ -178,7 +181,12 @@ def _load_estimator(args: argparse.Namespace):
         fail(f"--refine-ridge must not be negative, got {args.refine_ridge}")
     refinement = RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge)
     estimator = PoseEstimator.from_checkpoint(
-        args.checkpoint, args.device, args.precision, refinement
+        args.checkpoint,
+        args.device,
+        args.precision,
+        refinement,
+        runtime=args.runtime,
+        onnx_dir=args.onnx_dir,
     )
     streaming = estimator.config.streaming
     if args.fps is not None:  # frame selection at another rate
@@ -244,6 +252,7 @@ def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: fl
         "sequence": str(args.sequence),
         "reversed": bool(args.reverse),
         "refine": args.refine,
+        "runtime": args.runtime,
         "camera": args.camera,
         "model_config": config.name,
         "target_fps": config.streaming.target_fps,

@@ -23,6 +23,7 @@ import sys
 from la_pose_core.cli import (
     data_commands,
     evaluate_command,
+    export_command,
     metrics_command,
     model_commands,
     probe_command,
@@ -36,6 +37,7 @@ SUBCOMMAND_MODULES = (
     data_commands,
     train_commands,
     evaluate_command,
+    export_command,
     probe_command,
 )
 _INVALID_CHOICE = re.compile(

@@ -10,6 +10,7 @@ import dataclasses
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,12 +23,13 @@ from la_pose_core.cli.common import (
     fail,
     print_json,
 )
-from la_pose_core.cli.defaults import PRESET_NAMES
+from la_pose_core.cli.defaults import PRESET_NAMES, RUNTIMES
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from la_pose_core.inference.estimator import PoseEstimator
     from la_pose_core.model.config import LAPoseConfig
 
 
@@ -63,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="streaming per-frame time vs full-window recomputation",
         description="Random weights and images. Streams frames through the PoseEstimator with "
         "a full window, and times clip mode over the same window (what a new frame would cost "
-        "without caching).",
+        "without caching). With --runtime onnxruntime the same weights are exported to ONNX "
+        "(a temporary folder) and streamed in ONNX Runtime too, alternating with torch.",
     )
     inference.add_argument("--config", default="tiny", choices=PRESET_NAMES, help="preset (tiny)")
     add_inference_device_arguments(inference, "cpu", ", the device of the README's figures")
@@ -75,6 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mirror-average",
         action="store_true",
         help="stream each frame with its mirror image (streaming.mirror_average)",
+    )
+    inference.add_argument(
+        "--runtime",
+        default=RUNTIMES[0],
+        choices=RUNTIMES,
+        help="torch (default), or onnxruntime: also time the ONNX export of the same weights "
+        "in ONNX Runtime, per frame beside torch (the onnxruntime field)",
     )
     inference.set_defaults(run=run_bench_inference)
 
@@ -119,6 +129,22 @@ def run_model_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runtime_comparison(times: dict[str, list[float]]) -> dict:
+    """The ``onnxruntime`` field: its streaming ms per frame beside torch's (medians), when
+    it was timed; empty otherwise."""
+    if "onnxruntime" not in times:
+        return {}
+    onnx_ms, torch_ms = statistics.median(times["onnxruntime"]), statistics.median(times["torch"])
+    return {
+        "onnxruntime": {
+            "streaming_ms_per_frame": onnx_ms,
+            "streaming_ms_per_frame_min": min(times["onnxruntime"]),
+            "torch_streaming_ms_per_frame": torch_ms,
+            "speedup_over_torch": torch_ms / onnx_ms,
+        }
+    }
+
+
 def _timed(function: Callable[[], object], device: torch.device) -> float:
     """Wall time of one call in milliseconds (CUDA work included)."""
     import torch
@@ -130,6 +156,20 @@ def _timed(function: Callable[[], object], device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return (time.perf_counter() - start) * 1e3
+
+
+def _onnx_twin(estimator: PoseEstimator, folder: str) -> PoseEstimator:
+    """The estimator's modules exported into ``folder`` and streamed in ONNX Runtime."""
+    from la_pose_core.export.exporter import export_onnx
+    from la_pose_core.export.runtime import ExportedModel
+    from la_pose_core.inference.estimator import PoseEstimator
+
+    modules = (estimator.inverse_dynamics.cpu(), estimator.pose_head.cpu())
+    export_onnx(*modules, estimator.config, folder)
+    exported = ExportedModel(folder, estimator.device)
+    return PoseEstimator(
+        *modules, estimator.config, estimator.device, estimator.precision, exported=exported
+    )
 
 
 def run_bench_inference(args: argparse.Namespace) -> int:
@@ -170,16 +210,24 @@ def run_bench_inference(args: argparse.Namespace) -> int:
         with autocast_context(device, args.precision):
             estimate_clip(estimator.inverse_dynamics, estimator.pose_head, frames, dt)
 
-    for index in range(window):  # fill the window
-        estimator.step(images[index], index * interval)
-    # Alternate streamed frames (each against a full window) and full passes, so that both see
-    # the same machine load; the first two of each are warm-up.
-    stream_ms, full_ms = [], []
-    for index in range(window, window + 2 + args.repeats):
-        image, stamp = images[index % window], index * interval
-        stream_ms.append(_timed(lambda i=image, s=stamp: estimator.step(i, s), device))
-        full_ms.append(_timed(full_pass, device))
-    stream_ms, full_ms = stream_ms[2:], full_ms[2:]
+    with tempfile.TemporaryDirectory(prefix="la_pose_bench_onnx_") as folder:
+        streams = {"torch": estimator}
+        if args.runtime == "onnxruntime":
+            streams["onnxruntime"] = _onnx_twin(estimator, folder)
+            estimator.to(device)  # the export moved the shared modules to the CPU
+        for index in range(window):  # fill the windows
+            for stream in streams.values():
+                stream.step(images[index], index * interval)
+        # Alternate streamed frames (each against a full window) and full passes, so that all
+        # see the same machine load; the first two of each are warm-up.
+        times: dict[str, list[float]] = {name: [] for name in (*streams, "full")}
+        for index in range(window, window + 2 + args.repeats):
+            image, stamp = images[index % window], index * interval
+            for name, stream in streams.items():
+                times[name].append(_timed(lambda e=stream, i=image, s=stamp: e.step(i, s), device))
+            times["full"].append(_timed(full_pass, device))
+    times = {name: values[2:] for name, values in times.items()}
+    stream_ms, full_ms = times["torch"], times["full"]
 
     if device.type == "cuda":
         peak_mb, peak_kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
@@ -204,6 +252,7 @@ def run_bench_inference(args: argparse.Namespace) -> int:
             "peak_memory_mb": peak_mb,
             "peak_memory_kind": peak_kind,
             "torch_threads": torch.get_num_threads(),
+            **_runtime_comparison(times),
         }
     )
     return 0
