@@ -14,8 +14,9 @@ from builtin_interfaces.msg import Time
 from nav_msgs.msg import Path
 from tf2_msgs.msg import TFMessage
 
+from la_pose_core.export.manifest import NotAnExportError
 from la_pose_core.geometry import inverse
-from la_pose_core.inference.estimator import PoseEstimator, StepResult
+from la_pose_core.inference.estimator import RUNTIMES, PoseEstimator, StepResult
 from la_pose_core.inference.frame_selector import Selection
 from la_pose_core.model.checkpoint import NotACheckpointError
 from la_pose_core.model.config import RefinementConfig, StreamingConfig
@@ -47,18 +48,23 @@ def load_estimator(
     device: str | None = None,
 ) -> PoseEstimator:
     """The pose estimator of ``model.checkpoint``, refining its translations with
-    ``refinement.checkpoint``'s motion bank when that is set.
+    ``refinement.checkpoint``'s motion bank when that is set; with ``model.runtime:
+    onnxruntime`` its networks run from the ONNX export in ``model.onnx_dir`` (empty: the
+    checkpoint's path with ``.onnx``, where ``la-pose export`` writes).
 
     Args:
         streaming: frame selection; None keeps the checkpoint's own.
         device: overrides ``model.device`` (the node loads on the CPU at configure).
     Raises:
         ConfigurationError: a file is missing or unreadable, the checkpoint holds no estimator,
-            the refinement file holds no motion bank or was made for another backbone, or
-            ``refinement.k`` is out of range.
+            the refinement file holds no motion bank or was made for another backbone,
+            ``refinement.k`` is out of range, ``model.runtime`` is unknown, or the ONNX export
+            is missing, corrupt or made from other weights.
     """
     if not model.checkpoint:
         raise ConfigurationError("model.checkpoint is not set")
+    if model.runtime not in RUNTIMES:
+        raise ConfigurationError(f"model.runtime must be one of {RUNTIMES}, got {model.runtime!r}")
     for name, path in (
         ("model.checkpoint", model.checkpoint),
         ("refinement.checkpoint", refinement.checkpoint),
@@ -70,10 +76,18 @@ def load_estimator(
     device = device or model.device
     try:
         return PoseEstimator.from_checkpoint(
-            model.checkpoint, device, model.precision, refinement, streaming
+            model.checkpoint,
+            device,
+            model.precision,
+            refinement,
+            streaming,
+            runtime=model.runtime,
+            onnx_dir=model.onnx_dir or None,
         )
     except NotACheckpointError as error:  # its message names the file and says why
         raise ConfigurationError(str(error)) from error
+    except NotAnExportError as error:  # names the folder and says why
+        raise ConfigurationError(f"model.runtime onnxruntime: {error}") from error
     except Exception as error:  # loading only: say which files, keep the core's reason
         files = f"model.checkpoint {model.checkpoint}"
         if refinement.checkpoint:

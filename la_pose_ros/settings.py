@@ -25,6 +25,8 @@ class ModelSettings:
     checkpoint: str = ""  # path of an LA-Pose checkpoint (.pt) holding a pose estimator
     device: str = "auto"  # auto (CUDA if available, else CPU), cpu, cuda, cuda:N
     precision: str = "fp32"  # fp32, or bf16 (autocast on CUDA only)
+    runtime: str = "torch"  # torch, or onnxruntime: the checkpoint's export (la-pose export)
+    onnx_dir: str = ""  # export folder of runtime onnxruntime; empty: the checkpoint's .onnx
 
 
 @dataclass(frozen=True)
