@@ -35,6 +35,13 @@ Services (std_srvs/Trigger): ``~/reset`` restarts the odometry at the identity; 
 ignores images from now on; ``~/resume`` listens again and, since frames were missed, also
 restarts the odometry at the identity (a new ``odom`` origin, as ``~/reset``).
 
+Output rate (``output_rate.*``): ``model`` publishes once per frame the model uses
+(``streaming.target_fps``); ``camera`` once per camera frame (at most ``output_rate.max_hz``)
+through the core's ``CameraRateEstimator``: interleaved streams at the model's rate, one
+streaming step per frame, chained into one trajectory. Its warm-up (the track's first frame,
+then nothing for one model interval) and the frames that begin a stream count as
+``frames_skipped``.
+
 Every output carries the stamp of the image it was computed from.
 """
 
@@ -143,8 +150,8 @@ class LaPoseNode(LifecycleNode):
         self.get_logger().info(
             f"configured: checkpoint {self.settings.model.checkpoint} "
             f"({config.name}, {config.image_width}x{config.image_height}, "
-            f"{self.settings.streaming.target_fps} fps); "
-            f"refinement {refinement}"
+            f"{self.settings.streaming.target_fps} fps, output rate "
+            f"{self.settings.output_rate.mode}); refinement {refinement}"
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -326,6 +333,7 @@ class LaPoseNode(LifecycleNode):
             "device": str(pipeline.estimator.device) if pipeline else "none",
         }
         if settings is not None:
+            extra["output_rate_mode"] = settings.output_rate.mode
             refiner = estimator.refiner if estimator is not None else None
             extra.update(diagnostics.refinement_values(refiner, settings.refinement.checkpoint))
         if self.last_fov is not None:

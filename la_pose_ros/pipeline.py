@@ -1,13 +1,17 @@
 """The node's whole per-image path without ROS I/O, shared by the node and bag replay.
 
 image message -> :func:`decode_image_message` -> the core's streaming ``PoseEstimator`` -> the
-core's ``VehicleOdometry`` -> output messages keyed by :data:`OUTPUTS`. The node publishes them;
+core's ``VehicleOdometry`` -> output messages keyed by :data:`OUTPUTS`. With ``output_rate.mode:
+camera`` the estimator is the core's ``CameraRateEstimator`` over the same modules (one output
+per camera frame, each a pair spanning one model interval, chained by the core) and the
+odometry takes its chained pose (``VehicleOdometry.update_on_track``). The node publishes them;
 bag replay writes them; both therefore produce the same messages from the same images.
 :func:`load_estimator` builds that estimator for both, with the optional test-time translation
 refinement (``refinement.*``): the refined translation is then what every output carries.
 """
 
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from builtin_interfaces.msg import Time
@@ -16,6 +20,7 @@ from tf2_msgs.msg import TFMessage
 
 from la_pose_core.export.manifest import NotAnExportError
 from la_pose_core.geometry import inverse
+from la_pose_core.inference.camera_rate import CameraRateEstimator, online_estimator
 from la_pose_core.inference.estimator import RUNTIMES, PoseEstimator, StepResult
 from la_pose_core.inference.frame_selector import Selection
 from la_pose_core.model.checkpoint import NotACheckpointError
@@ -117,13 +122,17 @@ class OdometryPipeline:
     """
 
     def __init__(self, estimator: PoseEstimator, settings: NodeSettings) -> None:
-        self.estimator = estimator
+        # settings.output_rate.mode camera: a CameraRateEstimator over estimator's modules
+        self.estimator = online_estimator(estimator, settings.output_rate)
+        self.camera_rate = isinstance(self.estimator, CameraRateEstimator)
         self.settings = settings
         self.base_from_camera = settings.camera_extrinsics.matrix()
         self.odometry = VehicleOdometry(self.base_from_camera, settings.covariance)
         self.path = Path()
         self.stream_size: tuple[int, int] | None = None  # (height, width) of the track's images
-        self.previous_used_stamp = None  # builtin_interfaces/Time of the previous used image
+        # seconds -> builtin_interfaces/Time of the track's recent images (a pair's earlier one)
+        self.input_stamps: OrderedDict[float, Time] = OrderedDict()
+        self.stamp_horizon_s = settings.streaming.max_gap_s + 2.0 / settings.streaming.target_fps
         self.static_tf_sent = False
 
     def reset(self) -> None:
@@ -132,7 +141,7 @@ class OdometryPipeline:
         self.estimator.reset()
         self.odometry.reset()
         self.path.poses = []
-        self.previous_used_stamp = None
+        self.input_stamps.clear()
         self.stream_size = None
 
     def process(self, message) -> PipelineOutput | None:
@@ -162,17 +171,33 @@ class OdometryPipeline:
                 f"image is {size[1]}x{size[0]}, the stream is {width}x{height} (a new size "
                 "is taken when tracking restarts: call ~/reset)"
             )
+        self.remember_stamp(stamp, message.header.stamp, restart=selection.restarts)
         result = self.estimator.step(image, stamp)
         if result is None:
             return None
         if selection.restarts:
             self.stream_size = size
-        estimate = self.odometry.update(
-            result.stamp, result.previous_stamp, result.translation, result.quaternion
-        )
+        estimate = self.update_odometry(result)
         return PipelineOutput(
             result, estimate, self.build_messages(message.header, result, estimate)
         )
+
+    def remember_stamp(self, seconds: float, stamp, restart: bool) -> None:
+        """Keep the exact Time of a used image for the messages of a later pair starting at
+        it (forgotten past the horizon, and when a track restarts)."""
+        if restart:
+            self.input_stamps.clear()
+        self.input_stamps[seconds] = Time(sec=stamp.sec, nanosec=stamp.nanosec)
+        while next(iter(self.input_stamps)) < seconds - self.stamp_horizon_s:
+            self.input_stamps.popitem(last=False)
+
+    def update_odometry(self, result: StepResult) -> OdometryEstimate:
+        """Vehicle odometry after ``result``: chained per pair (model rate), or from the
+        camera-rate estimator's chained pose."""
+        pair = (result.stamp, result.previous_stamp, result.translation, result.quaternion)
+        if self.camera_rate:
+            return self.odometry.update_on_track(*pair, result.world_from_cam)
+        return self.odometry.update(*pair)
 
     def build_messages(self, header, result: StepResult, estimate: OdometryEstimate) -> dict:
         settings = self.settings
@@ -208,14 +233,13 @@ class OdometryPipeline:
         del self.path.poses[: -settings.output.path_max_length]
         out["path"] = self.path
 
-        if result.translation is not None and self.previous_used_stamp is not None:
+        previous = self.input_stamps.get(result.previous_stamp)  # the pair's earlier image
+        if result.translation is not None and previous is not None:
             covariance = settings.covariance.step_covariance(result.translation)
-            previous = self.previous_used_stamp
             out["relative_pose"] = messages.relative_pose_message(
                 result, stamp, previous, camera_frame, covariance
             )
             out["latent_action"] = messages.latent_action_message(
                 result, stamp, previous, camera_frame
             )
-        self.previous_used_stamp = stamp
         return out

@@ -4,7 +4,8 @@ Each section is a dataclass; parameter ``<section>.<field>`` is declared with th
 default. Sections shared with the ROS-free core are the core's own dataclasses
 (``streaming`` = :class:`la_pose_core.model.config.StreamingConfig`, ``covariance`` =
 :class:`la_pose_core.odometry.CovarianceModel`, ``refinement`` =
-:class:`la_pose_core.model.config.RefinementConfig`); the rest are ROS-only.
+:class:`la_pose_core.model.config.RefinementConfig`, ``output_rate`` =
+:class:`la_pose_core.model.config.OutputRateConfig`); the rest are ROS-only.
 The model architecture is not a parameter: it comes with the checkpoint, which carries its own
 config."""
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from la_pose_core.geometry import BASE_FROM_OPTICAL, make_pose, matrix_from_quaternion
 from la_pose_core.geometry.rotations import quaternion_from_matrix
-from la_pose_core.model.config import RefinementConfig, StreamingConfig
+from la_pose_core.model.config import OutputRateConfig, RefinementConfig, StreamingConfig
 from la_pose_core.odometry import CovarianceModel
 
 DEFAULT_CAMERA_ROTATION = [float(v) for v in quaternion_from_matrix(BASE_FROM_OPTICAL[:3, :3])]
@@ -82,6 +83,8 @@ class NodeSettings:
     frames: FrameSettings = field(default_factory=FrameSettings)
     camera_extrinsics: CameraExtrinsics = field(default_factory=CameraExtrinsics)
     output: OutputSettings = field(default_factory=OutputSettings)
+    # one pose per model frame (model) or per camera frame (camera, capped at max_hz)
+    output_rate: OutputRateConfig = field(default_factory=OutputRateConfig)
 
 
 def parameter_defaults(settings: NodeSettings = NodeSettings()) -> dict[str, object]:

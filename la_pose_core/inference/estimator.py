@@ -32,6 +32,7 @@ each pair when it is the newest (the clip's last pair is the same in both).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections import deque
 from collections.abc import Sequence
@@ -282,6 +283,20 @@ class PoseEstimator:
         self.window_actions.clear()
         self.world_from_cam = np.eye(4)
         self.previous_stamp = None
+
+    def fork(self) -> PoseEstimator:
+        """Another estimator on the same modules, device, precision, refinement and config,
+        with a track of its own (frame selector, cached window, pose), starting empty.
+
+        The interleaved streams of :mod:`.camera_rate` are forks: one model, many windows.
+        A fork does not follow a later :meth:`to` of this estimator: fork again after one.
+        """
+        twin = copy.copy(self)
+        twin.selector = _frame_selector(self.config.streaming)
+        twin.stream = copy.copy(self.stream)  # the same model; reset() gives it its own caches
+        twin.window_actions = deque(maxlen=self.window_actions.maxlen)
+        twin._clear_track()
+        return twin
 
     def preprocess(self, image: np.ndarray) -> Tensor:
         """uint8 image -> ``(3, H, W)`` model input on the device."""

@@ -137,11 +137,12 @@ def diagnostics_values(client: Client) -> dict[str, str]:
     return {item.key: item.value for item in last.status[0].values}
 
 
-def start(tmp_path_factory, compressed: bool):
+def start(tmp_path_factory, compressed: bool, output_rate: str = "model"):
     folder = tmp_path_factory.mktemp("node")
     checkpoint = write_test_checkpoint(folder / "tiny.pt")
     domain_id = free_domain_id()
     overrides = {
+        "output_rate.mode": output_rate,
         "model.checkpoint": checkpoint,
         "model.device": "cpu",
         "streaming.target_fps": TARGET_FPS,
@@ -177,6 +178,16 @@ def raw_node(tmp_path_factory, sequence):
 def compressed_node(tmp_path_factory, sequence):
     node, client = start(tmp_path_factory, compressed=True)
     feeder = Feeder(client, sequence, compressed=True)
+    feeder.prime()
+    yield node, client, feeder
+    client.close()
+    assert node.stop() == 0, node.output()
+
+
+@pytest.fixture(scope="module")
+def camera_rate_node(tmp_path_factory, sequence):
+    node, client = start(tmp_path_factory, compressed=False, output_rate="camera")
+    feeder = Feeder(client, sequence)
     feeder.prime()
     yield node, client, feeder
     client.close()
@@ -500,6 +511,33 @@ def test_compressed_image_stream_produces_every_output(compressed_node):
     before = dict(feeder.counters)
     sent = feeder.publish(16)
     assert_outputs_follow_inputs(client, feeder, sent, before, min_used=8)
+
+
+def test_camera_rate_output_gives_odometry_for_every_camera_frame(camera_rate_node):
+    """output_rate.mode camera, 10 Hz frames, model at 5 fps: two interleaved streams, one
+    output per frame (after the primed first frame, the next one begins the second stream),
+    each pair spanning 0.2 s."""
+    _node, client, feeder = camera_rate_node
+    before = dict(feeder.counters)
+    sent = feeder.publish(20)
+    assert_outputs_follow_inputs(client, feeder, sent, before, min_used=19)
+    counts = changes(feeder, before)
+    assert counts["frames_used"] == 19 and counts["frames_skipped"] == 1, counts
+    assert diagnostics_values(client)["output_rate_mode"] == "camera"
+    odometry = of_frames(client.messages("odometry"), set(sent))
+    assert [stamp(m.header.stamp) for m in odometry] == sent[1:]
+    for message in of_frames(client.messages("relative_pose"), set(sent), current_stamp):
+        interval = current_stamp(message) - stamp(message.previous_stamp)
+        assert interval == pytest.approx(2 * FRAME_PERIOD_S, abs=1e-6)
+    # a reset: the first frame at the identity, then the warm-up of one model interval
+    assert client.trigger("/la_pose/reset").success
+    client.clear()
+    after = feeder.publish(6)
+    assert client.wait_for(lambda: len(of_frames(client.messages("odometry"), set(after))) == 5)
+    first = of_frames(client.messages("odometry"), set(after))[0]
+    assert stamp(first.header.stamp) == after[0]
+    position = first.pose.pose.position
+    assert (position.x, position.y, position.z) == (0.0, 0.0, 0.0)
 
 
 def test_a_missing_checkpoint_fails_configure_with_a_clear_error(tmp_path):

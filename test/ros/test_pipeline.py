@@ -5,8 +5,10 @@ import pytest
 from builtin_interfaces.msg import Time
 
 from la_pose_core.data import KittiSequence
+from la_pose_core.geometry import base_motion_from_camera_motion
+from la_pose_core.inference.camera_rate import CameraRateEstimator
 from la_pose_core.inference.estimator import PoseEstimator
-from la_pose_core.model.config import RefinementConfig
+from la_pose_core.model.config import OutputRateConfig, RefinementConfig
 from la_pose_ros.image_decoding import BadImage
 from la_pose_ros.messages import image_message, seconds_to_time
 from la_pose_ros.pipeline import BadStamp, ConfigurationError, OdometryPipeline, load_estimator
@@ -109,3 +111,39 @@ def test_a_reset_or_a_restarted_track_accepts_a_new_image_size(kitti_sample, pip
     output = pipeline.process(stamped(big[3], 31.0))
     assert output is not None and output.result.state == "reset"
     assert pipeline.stream_size == big[3].shape[:2]
+
+
+def test_camera_rate_pipeline_publishes_every_frame_after_the_warm_up(kitti_sample, tmp_path):
+    """output_rate.mode camera: one output per 10 Hz frame from 0.5 s on, each pair spanning
+    the model interval (its earlier frame's exact stamp), odometry from the chained pose."""
+    sequence = KittiSequence(kitti_sample)
+    estimator = PoseEstimator.from_checkpoint(str(write_test_checkpoint(tmp_path / "t.pt")), "cpu")
+    settings = NodeSettings(output_rate=OutputRateConfig(mode="camera"))
+    pipeline = OdometryPipeline(estimator, settings)
+    assert isinstance(pipeline.estimator, CameraRateEstimator)
+    inputs, outputs = [], {}
+    for index in range(20):
+        total_ns = 1_763_770_000_123_456_789 + index * 100_000_001
+        stamp = Time(sec=total_ns // 10**9, nanosec=total_ns % 10**9)
+        inputs.append((stamp.sec, stamp.nanosec))
+        output = pipeline.process(image_message(sequence.image(index), stamp, "camera"))
+        if output is not None:
+            outputs[index] = output
+    assert sorted(outputs) == [0, *range(5, 20)]
+    for index, output in outputs.items():
+        odometry = output.messages["odometry"]
+        assert (odometry.header.stamp.sec, odometry.header.stamp.nanosec) == inputs[index]
+        expected = base_motion_from_camera_motion(
+            output.result.world_from_cam, pipeline.base_from_camera
+        )
+        np.testing.assert_allclose(output.estimate.odom_from_base, expected, atol=1e-9)
+        if index == 0:
+            assert "relative_pose" not in output.messages
+            continue
+        relative = output.messages["relative_pose"]
+        previous = (relative.previous_stamp.sec, relative.previous_stamp.nanosec)
+        assert previous == inputs[index - 5]  # the pair spans the model interval
+        assert output.messages["latent_action"].frame_rate == pytest.approx(1.0 / 0.500000005)
+    assert len(outputs[19].messages["path"].poses) == 16
+    pipeline.reset()
+    assert pipeline.process(image_message(sequence.image(0), Time(sec=5), "camera")) is not None
