@@ -30,7 +30,12 @@ from la_pose_core.cli.defaults import (
     PRESET_NAMES,
     REFINE_RIDGE,
 )
-from la_pose_ros.bags.defaults import BAG_FORMATS, DEFAULT_TIME_OFFSET_S
+from la_pose_ros.bags.defaults import (
+    BAG_FORMATS,
+    DEFAULT_MAX_RATE_HZ,
+    DEFAULT_TIME_OFFSET_S,
+    OUTPUT_RATE_MODES,
+)
 
 OVERWRITE_HELP = "replace an existing output (by default it is refused)"
 
@@ -194,6 +199,20 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
         f"{REFINE_RIDGE:g})",
     )
     replay.add_argument(
+        "--output-rate",
+        choices=OUTPUT_RATE_MODES,
+        default="model",
+        help="model: an output per model frame (default); camera: one per camera frame "
+        "(interleaved streams, as output_rate.mode)",
+    )
+    replay.add_argument(
+        "--max-rate-hz",
+        type=float,
+        default=DEFAULT_MAX_RATE_HZ,
+        metavar="HZ",
+        help=f"camera: frames used at most this often (default {DEFAULT_MAX_RATE_HZ:g})",
+    )
+    replay.add_argument(
         "--clip-len",
         type=int,
         default=EVAL_CLIP_LEN,
@@ -278,7 +297,7 @@ def run_from_sequence(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from la_pose_core.model.config import RefinementConfig
+    from la_pose_core.model.config import OutputRateConfig, RefinementConfig
     from la_pose_ros.bags.reader import BadBag
     from la_pose_ros.bags.replay import replay_bag
     from la_pose_ros.pipeline import ConfigurationError
@@ -296,6 +315,7 @@ def run_replay(args: argparse.Namespace) -> int:
             clip_len=args.clip_len,
             refinement=RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge),
             overwrite=args.overwrite,
+            output_rate=OutputRateConfig(args.output_rate, args.max_rate_hz),
         )
     except (BadBag, ConfigurationError) as error:
         fail(str(error))

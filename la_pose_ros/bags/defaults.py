@@ -7,3 +7,9 @@ DEFAULT_TIME_OFFSET_S = 1_700_000_000.0
 
 # la_pose_ros.bags.writer.FORMATS: the bag formats written (test/ros/test_bag_cli.py checks it)
 BAG_FORMATS = ("mcap", "sqlite3", "ros1")
+
+# la_pose_core.model.config.OUTPUT_RATE_MODES and OutputRateConfig().max_hz (that module
+# imports torch through its package): replay's --output-rate and --max-rate-hz (test_bags.py
+# checks they agree)
+OUTPUT_RATE_MODES = ("model", "camera")
+DEFAULT_MAX_RATE_HZ = 30.0

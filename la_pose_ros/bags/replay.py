@@ -12,6 +12,10 @@ loaded or anything is written, so a wrong topic fails at once. The output bag ap
 name only when the whole replay (metrics included) succeeded; an existing one is refused unless
 ``overwrite``, which replaces it (and a stale ``OUT_report`` folder) at the end.
 
+With camera-rate output (``output_rate``, the CLI's ``--output-rate camera``; or the settings'
+``output_rate``) every image after the warm-up gives an output, as the node in that mode does,
+and the metrics score that camera-rate trajectory.
+
 With test-time translation refinement (``refinement``, the CLI's ``--refine``) the outputs carry
 the refined translations, and the summary and ``metrics.json`` record the refinement file, its
 ``k`` and its mean cost per refined pair (``refinement.mean_ms``); ``"refinement": null`` when
@@ -32,7 +36,7 @@ from la_pose_core.evaluation import write_report
 from la_pose_core.evaluation.baselines import CONSTANT_VELOCITY
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.metrics import EVAL_CLIP_LEN
-from la_pose_core.model.config import RefinementConfig
+from la_pose_core.model.config import OutputRateConfig, RefinementConfig
 from la_pose_ros.bags.reader import (
     IMAGE_TYPES,
     POSE_TYPES,
@@ -94,6 +98,7 @@ def replay_pipeline(
     device: str,
     precision: str,
     refinement: RefinementConfig | None,
+    output_rate: OutputRateConfig | None = None,
 ) -> tuple[PoseEstimator, OdometryPipeline, RefinementConfig]:
     """The node's pipeline for the replay (see :func:`replay_bag`), and the refinement used."""
     model = ModelSettings(str(checkpoint), device, precision)
@@ -102,7 +107,8 @@ def replay_pipeline(
     streaming = settings.streaming if settings else None
     estimator = load_estimator(model, refinement, streaming)
     settings = settings or NodeSettings(streaming=estimator.config.streaming)
-    settings = replace(settings, model=model, refinement=refinement)
+    output_rate = output_rate or settings.output_rate
+    settings = replace(settings, model=model, refinement=refinement, output_rate=output_rate)
     return estimator, OdometryPipeline(estimator, settings), refinement
 
 
@@ -143,13 +149,15 @@ def replay_bag(
     clip_len: int = EVAL_CLIP_LEN,
     refinement: RefinementConfig | None = None,
     overwrite: bool = False,
+    output_rate: OutputRateConfig | None = None,
 ) -> dict:
     """Replay; returns a summary (frames, outputs, rejections by reason, refinement, metrics
     if gt).
 
     ``settings``: the node's parameters (None: the defaults, with the checkpoint's streaming
     config); ``checkpoint``, ``device``, ``precision`` and ``refinement`` (if given) override
-    their ``model`` and ``refinement`` sections. An existing ``out_bag`` raises
+    their ``model`` and ``refinement`` sections, ``output_rate`` (if given) its
+    ``output_rate``. An existing ``out_bag`` raises
     :class:`la_pose_ros.bags.writer.OutputExists` unless ``overwrite``.
     """
     out_bag = check_output(out_bag, "mcap", overwrite)
@@ -162,7 +170,7 @@ def replay_bag(
             else None
         )
         estimator, pipeline, refinement = replay_pipeline(
-            checkpoint, settings, device, precision, refinement
+            checkpoint, settings, device, precision, refinement, output_rate
         )
         with BagWriter(out_bag, "mcap", overwrite) as bag:
             replayed = replay_images(reader, topic, pipeline, bag)
@@ -172,6 +180,7 @@ def replay_bag(
                 "image_topic": topic,
                 "images": replayed.images,
                 "used": len(replayed.stamps),
+                "output_rate": pipeline.settings.output_rate.mode,
                 "rejected": dict(replayed.rejected),
                 "input_messages_copied": copied,
                 "output_bag": str(out_bag),

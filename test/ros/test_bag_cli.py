@@ -58,6 +58,18 @@ def test_the_bag_format_copy_is_the_writers():
     assert BAG_FORMATS == FORMATS
 
 
+def test_replay_output_rate_options_are_the_core_config():
+    from la_pose_core.model.config import OUTPUT_RATE_MODES, OutputRateConfig
+
+    replay = bag_parsers()["replay"]
+    args = replay.parse_args(["b", "--checkpoint", "m", "--out", "o"])
+    assert OutputRateConfig(args.output_rate, args.max_rate_hz) == OutputRateConfig()
+    (mode,) = [a for a in replay._actions if "--output-rate" in a.option_strings]
+    assert tuple(mode.choices) == OUTPUT_RATE_MODES
+    args = replay.parse_args(["b", "--checkpoint", "m", "--out", "o", "--output-rate", "camera"])
+    assert args.output_rate == "camera"
+
+
 @pytest.fixture
 def extracted(monkeypatch):
     """``la-pose bag extract`` with ``extract_bags`` replaced: the options it would get."""

@@ -14,6 +14,7 @@ from sensor_msgs.msg import Image
 
 from la_pose_core.data import KittiSequence
 from la_pose_core.geometry import BASE_FROM_OPTICAL, inverse
+from la_pose_core.model.config import OutputRateConfig
 from la_pose_ros.bags.from_sequence import DEFAULT_TIME_OFFSET_S, sequence_to_bag
 from la_pose_ros.bags.reader import BadBag, choose_topic, iter_images, open_bag, read_poses
 from la_pose_ros.bags.replay import replay_bag
@@ -135,6 +136,40 @@ def test_replay_output_opens_with_the_mcap_reader(replayed):
     assert len(seen["/la_pose/latent_action"].bottleneck) == 50
     assert np.isfinite(relative.metric_scale) and relative.header.frame_id == "camera_optical"
     assert seen["/la_pose/odometry"].child_frame_id == "base_link"
+
+
+def test_replay_with_camera_rate_output_gives_every_frame_after_the_warm_up(
+    kitti_sample, checkpoint, tmp_path
+):
+    sequence_to_bag(kitti_sample, tmp_path / "input.bag", "ros1", max_frames=30)
+    summary = replay_bag(
+        tmp_path / "input.bag",
+        checkpoint,
+        tmp_path / "output",
+        gt_topic="/ground_truth/odometry",
+        output_rate=OutputRateConfig(mode="camera"),
+    )
+    # ~10 Hz images, 2 fps model: the first frame, then every frame from 0.5 s (the fifth) on
+    assert summary["output_rate"] == "camera" and summary["used"] == 1 + 25
+    assert summary["metrics"]["num_frames"] == 26
+    with open_bag(tmp_path / "output") as reader:
+        images, odometry, relative = [], [], []
+        topics = ("/camera/image_raw", "/la_pose/odometry", "/la_pose/relative_pose")
+        for connection, _bag_ns, raw in reader.messages():
+            if connection.topic not in topics:
+                continue
+            message = reader.deserialize(raw, connection.msgtype)
+            stamp_ns = message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
+            if connection.topic == "/camera/image_raw":
+                images.append(stamp_ns)
+            elif connection.topic == "/la_pose/odometry":
+                odometry.append(stamp_ns)
+            elif connection.topic == "/la_pose/relative_pose":
+                previous = message.previous_stamp.sec * 10**9 + message.previous_stamp.nanosec
+                relative.append((previous, stamp_ns))
+    images.sort()
+    assert sorted(odometry) == [images[0], *images[5:]]
+    assert relative and all(images.index(now) - images.index(then) == 5 for then, now in relative)
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
