@@ -1,8 +1,11 @@
 """Online inference: frame selection, preprocessing and the streaming pose estimator.
 
-Entry point: :class:`PoseEstimator` (``step(image, stamp)``, ``reset()``). ROS-free.
+Entry point: :class:`PoseEstimator` (``step(image, stamp)``, ``reset()``); at camera rate
+:class:`CameraRateEstimator` over its modules (same contract; :func:`online_estimator` picks by
+``OutputRateConfig.mode``). ROS-free.
 """
 
+from la_pose_core.inference.camera_rate import CameraRateEstimator, online_estimator
 from la_pose_core.inference.estimator import (
     RESET,
     TRACKING,
@@ -18,10 +21,12 @@ __all__ = [
     "RESET",
     "TRACKING",
     "WARMING_UP",
+    "CameraRateEstimator",
     "FrameSelector",
     "PoseEstimator",
     "Selection",
     "StepResult",
     "estimate_clip",
+    "online_estimator",
     "preprocess_image",
 ]
