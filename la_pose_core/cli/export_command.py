@@ -43,7 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--runtime onnxruntime looks)",
     )
     parser.add_argument(
-        "--opset", type=int, default=ONNX_OPSET, help=f"ONNX opset (default {ONNX_OPSET})"
+        "--opset",
+        type=int,
+        default=ONNX_OPSET,
+        help=f"ONNX opset (default {ONNX_OPSET}, also the oldest: the exporter's conversion to "
+        "older opsets writes graphs ONNX Runtime refuses)",
     )
     parser.add_argument(
         "--verify-sequence",
@@ -95,6 +99,8 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.verify_frames is not None and args.verify_frames < 2:
         fail(f"--verify-frames must be at least 2, got {args.verify_frames}")
+    if args.opset < ONNX_OPSET:
+        fail(f"--opset must be at least {ONNX_OPSET}, got {args.opset}")
     if not args.tolerance >= 0:
         fail(f"--tolerance must not be negative, got {args.tolerance}")
     checkpoint = load_checkpoint(args.checkpoint)

@@ -111,3 +111,8 @@ def test_the_parser_defaults_equal_their_sources():
 
     assert defaults.RUNTIMES == RUNTIMES and defaults.ONNX_OPSET == DEFAULT_OPSET
     assert defaults.EXPORT_TOLERANCE == DEFAULT_TOLERANCE
+
+
+def test_an_opset_below_18_is_refused(checkpoint, capsys):
+    code, _, err = run(capsys, "export", "--checkpoint", checkpoint, "--opset", 17)
+    assert code == 2 and "--opset must be at least 18" in err
