@@ -13,6 +13,7 @@ import argparse
 
 from la_pose_core.cli.common import (
     add_inference_device_arguments,
+    add_runtime_arguments,
     check_device,
     fail,
     print_json,
@@ -177,6 +178,7 @@ def _register_replay(commands: argparse._SubParsersAction) -> None:
         help="Odometry/PoseStamped ground truth: also write metrics.json and trajectory.png",
     )
     add_inference_device_arguments(replay)
+    add_runtime_arguments(replay)
     replay.add_argument(
         "--refine",
         metavar="PATH",
@@ -316,6 +318,8 @@ def run_replay(args: argparse.Namespace) -> int:
             refinement=RefinementConfig(args.refine or "", args.refine_k, args.refine_ridge),
             overwrite=args.overwrite,
             output_rate=OutputRateConfig(args.output_rate, args.max_rate_hz),
+            runtime=args.runtime,
+            onnx_dir=args.onnx_dir or "",
         )
     except (BadBag, ConfigurationError) as error:
         fail(str(error))

@@ -93,15 +93,12 @@ class ReplayedImages:
 
 
 def replay_pipeline(
-    checkpoint: str | Path,
+    model: ModelSettings,
     settings: NodeSettings | None,
-    device: str,
-    precision: str,
     refinement: RefinementConfig | None,
     output_rate: OutputRateConfig | None = None,
 ) -> tuple[PoseEstimator, OdometryPipeline, RefinementConfig]:
     """The node's pipeline for the replay (see :func:`replay_bag`), and the refinement used."""
-    model = ModelSettings(str(checkpoint), device, precision)
     if refinement is None:
         refinement = settings.refinement if settings else RefinementConfig()
     streaming = settings.streaming if settings else None
@@ -150,13 +147,16 @@ def replay_bag(
     refinement: RefinementConfig | None = None,
     overwrite: bool = False,
     output_rate: OutputRateConfig | None = None,
+    runtime: str = "torch",
+    onnx_dir: str = "",
 ) -> dict:
     """Replay; returns a summary (frames, outputs, rejections by reason, refinement, metrics
     if gt).
 
     ``settings``: the node's parameters (None: the defaults, with the checkpoint's streaming
-    config); ``checkpoint``, ``device``, ``precision`` and ``refinement`` (if given) override
-    their ``model`` and ``refinement`` sections, ``output_rate`` (if given) its
+    config); ``checkpoint``, ``device``, ``precision``, ``runtime``, ``onnx_dir`` (the node's
+    ``model.*``) and ``refinement`` (if given) override their ``model`` and ``refinement``
+    sections, ``output_rate`` (if given) its
     ``output_rate``. An existing ``out_bag`` raises
     :class:`la_pose_ros.bags.writer.OutputExists` unless ``overwrite``.
     """
@@ -169,8 +169,9 @@ def replay_bag(
             if gt_topic
             else None
         )
+        model = ModelSettings(str(checkpoint), device, precision, runtime, onnx_dir)
         estimator, pipeline, refinement = replay_pipeline(
-            checkpoint, settings, device, precision, refinement, output_rate
+            model, settings, refinement, output_rate
         )
         with BagWriter(out_bag, "mcap", overwrite) as bag:
             replayed = replay_images(reader, topic, pipeline, bag)
@@ -181,6 +182,7 @@ def replay_bag(
                 "images": replayed.images,
                 "used": len(replayed.stamps),
                 "output_rate": pipeline.settings.output_rate.mode,
+                "runtime": runtime,
                 "rejected": dict(replayed.rejected),
                 "input_messages_copied": copied,
                 "output_bag": str(out_bag),

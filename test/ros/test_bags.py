@@ -237,3 +237,36 @@ def test_play_publishes_the_bag_at_recorded_timing(kitti_sample, tmp_path):
         assert elapsed > 19 * 0.1 / 2  # 1.9 s of bag at twice the speed
     finally:
         client.close()
+
+
+def test_replay_on_onnxruntime_writes_the_torch_replays_trajectory(kitti_sample, tmp_path):
+    from test.ros.test_node_onnx import exported_checkpoint
+
+    checkpoint = exported_checkpoint(tmp_path)
+    sequence_to_bag(kitti_sample, tmp_path / "input.bag", "ros1", max_frames=30)
+    trajectories = {}
+    for runtime in ("torch", "onnxruntime"):
+        out = tmp_path / f"output_{runtime}"
+        summary = replay_bag(tmp_path / "input.bag", checkpoint, out, runtime=runtime)
+        assert summary["runtime"] == runtime and summary["used"] >= 5
+        with open_bag(out) as reader:
+            trajectories[runtime] = [
+                reader.deserialize(raw, c.msgtype).pose.pose.position
+                for c, _, raw in reader.messages()
+                if c.topic == "/la_pose/odometry"
+            ]
+    torch_xyz, onnx_xyz = (
+        np.array([(p.x, p.y, p.z) for p in trajectories[r]]) for r in ("torch", "onnxruntime")
+    )
+    assert torch_xyz.shape == onnx_xyz.shape and np.abs(torch_xyz).max() > 0
+    np.testing.assert_allclose(onnx_xyz, torch_xyz, atol=1e-4)
+
+
+def test_replay_on_onnxruntime_without_an_export_is_one_line(kitti_sample, checkpoint, tmp_path):
+    sequence_to_bag(kitti_sample, tmp_path / "input.bag", "ros1", max_frames=3)
+    result = run(
+        "replay", str(tmp_path / "input.bag"), "--checkpoint", str(checkpoint),
+        "--out", str(tmp_path / "out"), "--runtime", "onnxruntime",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "onnx" in result.stderr.lower()
