@@ -170,9 +170,7 @@ def replay_bag(
             else None
         )
         model = ModelSettings(str(checkpoint), device, precision, runtime, onnx_dir)
-        estimator, pipeline, refinement = replay_pipeline(
-            model, settings, refinement, output_rate
-        )
+        estimator, pipeline, refinement = replay_pipeline(model, settings, refinement, output_rate)
         with BagWriter(out_bag, "mcap", overwrite) as bag:
             replayed = replay_images(reader, topic, pipeline, bag)
             copied = copy_input(reader, bag)
