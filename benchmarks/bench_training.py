@@ -21,30 +21,15 @@ import platform
 import statistics
 import time
 
-import numpy as np
 import torch
 
-from la_pose_core.geometry import make_pose
 from la_pose_core.model.config import get_config
 from la_pose_core.training.options import TrainOptions
+from la_pose_core.training.random_batch import random_clip_batch
 from la_pose_core.training.stages import STAGES
 from la_pose_core.training.trainer import parameter_groups
 
 BENCHED_STAGES = ("tokenizer", "pretrain", "posttrain")  # those that start from random weights
-
-
-def random_batch(config, batch_size: int, rng: np.random.Generator) -> dict:
-    """Clips as ``ClipShardDataset`` yields them: frames, intervals, posed labels, FoV."""
-    frames = config.clip_len
-    translations = rng.normal([0.0, 0.0, 3.0], 0.3, (batch_size, frames - 1, 3))
-    poses = make_pose(np.broadcast_to(np.eye(3), (batch_size, frames - 1, 3, 3)), translations)
-    return {
-        "key": [f"clip{i}" for i in range(batch_size)],
-        "frames": torch.rand(batch_size, frames, 3, config.image_height, config.image_width),
-        "dt": torch.full((batch_size, frames - 1), 0.5),
-        "relative_poses": torch.as_tensor(poses),
-        "fov": torch.full((batch_size,), 0.6),
-    }
 
 
 def bench_stage(config_name: str, stage_name: str, batch_size: int, steps: int, warmup: int):
@@ -55,7 +40,7 @@ def bench_stage(config_name: str, stage_name: str, batch_size: int, steps: int, 
     model = stage.build(config, None, options).train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameter_groups(model, 0.05), lr=1e-4)
-    batch = random_batch(config, batch_size, np.random.default_rng(0))
+    batch = random_clip_batch(config, batch_size)
     device = torch.device("cpu")
     times = []
     for index in range(warmup + steps):

@@ -444,14 +444,10 @@ def write_report(out: Path, steps: list[dict], mode: str, budget_s: float, wall_
 
 
 def random_batch(config, batch_size: int, device) -> dict:
-    """Clips as the shard reader yields them (bench_training.py's), on ``device``."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import numpy as np
-    import torch
-    from bench_training import random_batch as cpu_batch
+    """Clips as the shard reader yields them, on ``device``."""
+    from la_pose_core.training.random_batch import random_clip_batch
 
-    batch = cpu_batch(config, batch_size, np.random.default_rng(0))
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    return random_clip_batch(config, batch_size, device)
 
 
 TIMED_STAGES = ("tokenizer", "pretrain", "posttrain")  # pose-encoder needs a trained model

@@ -13,11 +13,11 @@ import torch
 
 from la_pose_core.cli.main import main
 from la_pose_core.data.synthetic.sequence import SyntheticSequence
-from la_pose_core.geometry import make_pose
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.model.config import get_config
 from la_pose_core.model.precision import autocast_context
 from la_pose_core.training.options import TrainOptions
+from la_pose_core.training.random_batch import random_clip_batch
 from la_pose_core.training.stages import STAGES
 
 pytestmark = pytest.mark.cuda
@@ -71,21 +71,6 @@ def test_shipped_model_in_bf16_on_cuda_follows_fp32(repo_root, drive):
     assert all(np.isfinite(p.world_from_cam).all() for p in gpu)
 
 
-def random_batch(config, batch_size: int, device: torch.device) -> dict:
-    """Clips as the shard reader yields them, on ``device``."""
-    rng = np.random.default_rng(0)
-    frames = config.clip_len
-    translations = rng.normal([0.0, 0.0, 3.0], 0.3, (batch_size, frames - 1, 3))
-    poses = make_pose(np.broadcast_to(np.eye(3), (batch_size, frames - 1, 3, 3)), translations)
-    return {
-        "key": [f"clip{i}" for i in range(batch_size)],
-        "frames": torch.rand(batch_size, frames, 3, config.image_height, config.image_width),
-        "dt": torch.full((batch_size, frames - 1), 0.5),
-        "relative_poses": torch.as_tensor(poses),
-        "fov": torch.full((batch_size,), 0.6),
-    }
-
-
 @pytest.mark.parametrize("stage_name", ["tokenizer", "pretrain", "posttrain"])
 def test_a_training_step_on_cuda_in_bf16_autocast(stage_name):
     device, config = torch.device("cuda"), get_config("tiny")
@@ -95,7 +80,7 @@ def test_a_training_step_on_cuda_in_bf16_autocast(stage_name):
     model = stage.build(config, None, options).to(device).train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     with autocast_context(device, "bf16"):
-        output = stage.step(model, random_batch(config, 2, device), device, per_sample=False)
+        output = stage.step(model, random_clip_batch(config, 2, device), device, per_sample=False)
     output.loss.backward()
     optimizer.step()
     assert torch.isfinite(output.loss.detach())
