@@ -123,12 +123,7 @@ class VehicleOdometry:
         """
         if previous_stamp is None or translation is None or quaternion is None:
             return self._restart(stamp)
-        dt = stamp - previous_stamp
-        if dt <= 0.0:
-            raise ValueError(f"pair stamps must increase, got {previous_stamp} -> {stamp}")
-        camera_motion = pose_from_translation_quaternion(translation, quaternion)
-        base_motion = base_motion_from_camera_motion(camera_motion, self.base_from_camera)
-        step = self.covariance.step_covariance(base_motion[:3, 3])
+        dt, base_motion, step = self._pair_motion(stamp, previous_stamp, translation, quaternion)
         self.odom_from_base = self.odom_from_base @ base_motion
         self.pose_covariance = self.pose_covariance + step
         self.last_stamp = stamp
@@ -156,18 +151,25 @@ class VehicleOdometry:
             self.covariances.clear()
             self.covariances.append((stamp, self.pose_covariance.copy()))
             return estimate
-        dt = stamp - previous_stamp
-        if dt <= 0.0:
-            raise ValueError(f"pair stamps must increase, got {previous_stamp} -> {stamp}")
-        camera_motion = pose_from_translation_quaternion(translation, quaternion)
-        base_motion = base_motion_from_camera_motion(camera_motion, self.base_from_camera)
-        step = self.covariance.step_covariance(base_motion[:3, 3])
+        dt, base_motion, step = self._pair_motion(stamp, previous_stamp, translation, quaternion)
         track_motion = base_motion_from_camera_motion(track_from_cam, self.base_from_camera)
         self.odom_from_base = self.odom_from_track @ track_motion
         self.pose_covariance = self._covariance_at(previous_stamp) + step
         self.covariances.append((stamp, self.pose_covariance.copy()))
         self.last_stamp = stamp
         return self._moving_estimate(stamp, base_motion, step, dt)
+
+    def _pair_motion(
+        self, stamp: float, previous_stamp: float, translation: np.ndarray, quaternion: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """The pair's interval (s), its ``(4, 4)`` motion in ``base_link`` and that motion's
+        ``(6, 6)`` covariance."""
+        dt = stamp - previous_stamp
+        if dt <= 0.0:
+            raise ValueError(f"pair stamps must increase, got {previous_stamp} -> {stamp}")
+        camera_motion = pose_from_translation_quaternion(translation, quaternion)
+        base_motion = base_motion_from_camera_motion(camera_motion, self.base_from_camera)
+        return dt, base_motion, self.covariance.step_covariance(base_motion[:3, 3])
 
     def _covariance_at(self, stamp: float) -> np.ndarray:
         """Pose covariance of the newest output at or before ``stamp`` (the track's first if
