@@ -95,6 +95,10 @@ class NodeStatistics:
     Every frame delivered to the image callback (``received``) ends in exactly one of
     ``used``, ``skipped``, ``ignored``, ``dropped`` or ``rejected``; until then it is in flight
     (in the mailbox or in the worker), so ``received - handled`` is the frames in flight.
+    Frames that never reached the callback are ``lost`` (gaps in the publisher's sequence
+    numbers: DDS history or transport), so ``received + lost`` is what the camera published.
+    ``holes`` counts the tracks restarted because frames were lost or dropped (not a new
+    timeline: the odometry goes on from its last pose).
 
     ``last_error`` is the reason of the newest rejected frame; it is cleared by
     :meth:`clear_error` (the node's reset and resume) and once :data:`CLEAR_ERROR_AFTER` frames
@@ -109,6 +113,8 @@ class NodeStatistics:
     skipped: int = 0  # not used by the estimator's frame-rate selection (came too early)
     ignored: int = 0  # arrived while paused
     dropped: int = 0  # replaced by a newer frame before the worker got to them
+    lost: int = 0  # published but never delivered to the callback (sequence number gaps)
+    holes: int = 0  # tracks restarted after a gap in which frames were lost or dropped
     rejected: int = 0  # malformed images and stamps off the timeline, logged and skipped
     bad_stamps: int = 0  # of the rejected: stamps off the track's timeline
     resets: int = 0
@@ -167,6 +173,8 @@ class NodeStatistics:
                 "frames_ignored": str(self.ignored),
                 "frames_dropped": str(self.dropped),
                 "frames_rejected": str(self.rejected),
+                "frames_lost": str(self.lost),
+                "holes": str(self.holes),
                 "frames_in_flight": str(self.received - self.handled),
                 "stamps_rejected": str(self.bad_stamps),
                 "resets": str(self.resets),

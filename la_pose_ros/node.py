@@ -15,9 +15,23 @@ thread; deactivate stops them and frees the GPU; cleanup drops the model.
 the node is not active, its ``state`` is the lifecycle state (``unconfigured``, ``inactive``),
 so a monitor never keeps a stale "tracking".
 
-Threading: the image callback only stores the newest message in a one-slot mailbox (a frame not
-yet taken when the next one arrives counts as dropped: no backlog can grow); a worker thread
-decodes, runs the estimator and publishes.
+Threading and real time (README, "Real time"): one single-threaded executor runs every
+callback; the image subscription hands over the serialised bytes, and its callback only counts
+them and stores the newest in a one-slot mailbox (a frame not yet taken when the next one
+arrives counts as dropped: no backlog can grow). A worker thread reads the frame's stamp from
+the bytes and asks the frame selection first: a frame the model will not use (28 of 30 at
+30 Hz) is counted as skipped and never deserialised (:mod:`.delivery`); the others are
+deserialised, decoded, run through the estimator and published. The model runs on
+``model.threads`` CPU threads (0: all cores but one, left to the executor and DDS).
+
+Where frames go, on /diagnostics: ``frames_lost`` (published, never delivered: gaps in the
+publisher's sequence numbers), ``frames_received`` (delivered to the callback), then each of
+those ends ``frames_skipped``, ``frames_dropped``, ``frames_ignored``, ``frames_rejected`` or
+``frames_used``. A gap over ``streaming.max_gap_s`` in which frames were lost or dropped is a
+hole, not a new timeline: the model's track restarts on the first frame after it (no
+confirmation frames) while the odometry goes on from its last pose with the gap's unknown
+motion in its covariance; it is logged with the count of frames missed and counted in
+``holes`` (not in ``resets``).
 
 Bad input (every rejected frame is counted in ``frames_rejected``, its reason logged, throttled,
 and kept in ``last_error``, which ``~/reset``, ``~/resume`` or 10 good frames in a row clear):
@@ -55,7 +69,7 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from la_pose_msgs.msg import LatentAction, RelativePose
 from nav_msgs.msg import Odometry, Path
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
     DurabilityPolicy,
@@ -63,12 +77,14 @@ from rclpy.qos import (
     QoSProfile,
     ReliabilityPolicy,
 )
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_ros import diagnostics, messages
+from la_pose_ros.delivery import SequenceGaps, serialized_stamp
 from la_pose_ros.image_decoding import BadImage
 from la_pose_ros.pipeline import BadStamp, OdometryPipeline, load_estimator
 from la_pose_ros.settings import NodeSettings, parameter_defaults, settings_from_parameters
@@ -95,7 +111,11 @@ class LaPoseNode(LifecycleNode):
         self.last_reject_log = 0.0  # monotonic time of the last "skipped image" warning
         self.last_input_stamp = None  # builtin_interfaces/Time of the newest image
         self.mailbox_lock = threading.Lock()
-        self.mailbox: tuple | None = None  # (message, receipt monotonic time)
+        self.mailbox: tuple | None = None  # (serialised message, receipt monotonic time)
+        self.image_type = Image  # of the image subscription (CompressedImage when compressed)
+        self.sequence_gaps = SequenceGaps()  # frames lost before the image callback
+        self.missed = 0  # frames lost or dropped since the worker took the mailbox's frame
+        self.missed_since_used = 0  # (worker) frames lost or dropped since the last used frame
         self.mailbox_ready = threading.Event()
         self.stop_worker = threading.Event()
         self.pipeline_lock = threading.Lock()  # the worker vs the reset/resume services
@@ -134,7 +154,10 @@ class LaPoseNode(LifecycleNode):
             if self.settings.input.qos_reliability not in RELIABILITY:
                 raise ValueError(f"input.qos_reliability must be one of {sorted(RELIABILITY)}")
             settings = self.settings
+            if settings.model.threads < 0:
+                raise ValueError(f"model.threads must be 0 or more, got {settings.model.threads}")
             self.start_diagnostics(settings.output.diagnostics_period_s)
+            torch.set_num_threads(settings.model.cpu_threads())  # before ONNX Runtime's session
             self.estimator = load_estimator(
                 settings.model, settings.refinement, settings.streaming, device="cpu"
             )
@@ -151,7 +174,8 @@ class LaPoseNode(LifecycleNode):
             f"configured: checkpoint {self.settings.model.checkpoint} "
             f"({config.name}, {config.image_width}x{config.image_height}, "
             f"{self.settings.streaming.target_fps} fps, output rate "
-            f"{self.settings.output_rate.mode}); refinement {refinement}"
+            f"{self.settings.output_rate.mode}, {torch.get_num_threads()} CPU threads); "
+            f"refinement {refinement}"
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -198,7 +222,7 @@ class LaPoseNode(LifecycleNode):
             depth=settings.input.qos_depth,
             reliability=RELIABILITY[settings.input.qos_reliability],
         )
-        image_type = CompressedImage if settings.input.compressed else Image
+        self.image_type = CompressedImage if settings.input.compressed else Image
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.publishers_by_output = {  # keys: la_pose_ros.pipeline.OUTPUTS
             "odometry": self.create_publisher(Odometry, "~/odometry", 10),
@@ -210,7 +234,9 @@ class LaPoseNode(LifecycleNode):
         }
         self.active_publishers = list(self.publishers_by_output.values())
         self.active_subscriptions = [
-            self.create_subscription(image_type, settings.input.image_topic, self.on_image, qos),
+            self.create_subscription(  # serialised bytes: see on_image
+                self.image_type, settings.input.image_topic, self.on_image, qos, raw=True
+            ),
             self.create_subscription(
                 CameraInfo, settings.input.camera_info_topic, self.on_camera_info, qos
             ),
@@ -229,6 +255,9 @@ class LaPoseNode(LifecycleNode):
         self.active_subscriptions, self.active_publishers = [], []
         with self.mailbox_lock:
             self.mailbox = None
+            self.missed = 0
+        self.missed_since_used = 0
+        self.sequence_gaps = SequenceGaps()
 
     def free_model_memory(self) -> None:
         if self.estimator is not None:
@@ -239,15 +268,20 @@ class LaPoseNode(LifecycleNode):
 
     # --- input ---------------------------------------------------------------------------
 
-    def on_image(self, message) -> None:
-        """Subscription callback: keep only the newest message for the worker."""
+    def on_image(self, data: bytes, info) -> None:
+        """Subscription callback (the serialised image): count the frames lost before it, keep
+        only the newest for the worker."""
+        lost = self.sequence_gaps.note(info.get("publication_sequence_number"))
+        self.stats.lost += lost
         self.stats.received += 1  # before the worker can see it: in flight, never negative
         self.stats.input_rate.tick()
         with self.mailbox_lock:
+            self.missed += lost
             if self.mailbox is not None:
                 self.stats.dropped += 1
-            self.mailbox = (message, time.monotonic())
-        self.last_input_stamp = message.header.stamp
+                self.missed += 1
+            self.mailbox = (data, time.monotonic())
+        self.last_input_stamp = serialized_stamp(data) or self.last_input_stamp
         self.mailbox_ready.set()
 
     def on_camera_info(self, message: CameraInfo) -> None:
@@ -269,6 +303,8 @@ class LaPoseNode(LifecycleNode):
             self.mailbox_ready.wait()
             with self.mailbox_lock:
                 item, self.mailbox = self.mailbox, None
+                self.missed_since_used += self.missed
+                self.missed = 0
                 self.mailbox_ready.clear()
             if item is None or self.stop_worker.is_set():
                 continue
@@ -279,7 +315,7 @@ class LaPoseNode(LifecycleNode):
             except Exception as error:  # keep running: one bad frame must not stop odometry
                 self.reject(item[0], f"{type(error).__name__}: {error}")
 
-    def reject(self, message, reason: str, bad_stamp: bool = False) -> None:
+    def reject(self, data: bytes, reason: str, bad_stamp: bool = False) -> None:
         """Count and log a skipped frame; the same reason is logged at most once a second."""
         now = time.monotonic()
         repeated = reason == self.stats.last_error and now - self.last_reject_log < 1.0
@@ -289,20 +325,29 @@ class LaPoseNode(LifecycleNode):
         self.stats.rejected += 1
         if not repeated:
             self.last_reject_log = now
-            stamp = messages.stamp_to_seconds(message.header.stamp)
-            self.get_logger().warning(f"skipped image at {stamp:.3f} s: {reason}")
+            stamp = serialized_stamp(data)
+            at = "" if stamp is None else f" at {messages.stamp_to_seconds(stamp):.3f} s"
+            self.get_logger().warning(f"skipped image{at}: {reason}")
 
-    def process(self, message, received_at: float) -> None:
+    def process(self, data: bytes, received_at: float) -> None:
+        """One serialised image: decided by stamp, and only deserialised when it will be used."""
         if self.paused:
             self.stats.ignored += 1
             return
         started = time.perf_counter()
         with self.pipeline_lock:
-            output = self.pipeline.process(message)
+            stamp = serialized_stamp(data)
+            if stamp is not None and self.pipeline.skips(messages.stamp_to_seconds(stamp)):
+                output = None  # frame-rate selection, without deserialising the image
+            else:
+                message = deserialize_message(data, self.image_type)
+                self.bridge_hole(messages.stamp_to_seconds(message.header.stamp))
+                output = self.pipeline.process(message)
         self.stats.note_good()  # before the count: see NodeStatistics
         if output is None:
             self.stats.skipped += 1  # frame-rate selection: too soon after the previous used
             return
+        self.missed_since_used = 0
         self.stats.step_times_ms.append((time.perf_counter() - started) * 1e3)
         for key, outgoing in output.messages.items():
             self.publishers_by_output[key].publish(outgoing)
@@ -321,6 +366,23 @@ class LaPoseNode(LifecycleNode):
                 f"backwards or came over {self.settings.streaming.max_gap_s} s after the track)"
             )
         self.stats.state = result.state
+
+    def bridge_hole(self, stamp: float) -> None:
+        """A frame over ``streaming.max_gap_s`` after the track's last used one, with frames
+        lost or dropped since: a hole in the stream, not a new timeline. The model's track
+        restarts on this frame, the odometry goes on from its last pose (see the module
+        docstring). Call with ``pipeline_lock`` held."""
+        if not self.missed_since_used or not self.pipeline.after_gap(stamp):
+            return
+        gap = stamp - self.pipeline.estimator.selector.last_kept
+        self.pipeline.restart_track()
+        self.stats.holes += 1
+        self.get_logger().warning(
+            f"hole of {gap:.2f} s in the image stream before {stamp:.3f} s: "
+            f"{self.missed_since_used} frames lost before the callback or dropped by the node; "
+            "the model's track restarts on this frame, the odometry goes on from its last pose"
+        )
+        self.missed_since_used = 0
 
     def publish_diagnostics(self) -> None:
         self.diagnostics_pub.publish(self.diagnostics_message())
@@ -391,7 +453,7 @@ class LaPoseNode(LifecycleNode):
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = LaPoseNode()
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()  # measured: README, "Real time"
     executor.add_node(node)
     try:
         if node.get_parameter("autostart").value:

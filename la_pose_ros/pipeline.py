@@ -144,6 +144,25 @@ class OdometryPipeline:
         self.input_stamps.clear()
         self.stream_size = None
 
+    def skips(self, stamp: float) -> bool:
+        """The estimator's frame selection would not use a frame stamped ``stamp`` (s): too soon
+        after the last used one, or a duplicate. The node asks before deserialising an image."""
+        return self.estimator.selector.decide(stamp) is Selection.SKIP
+
+    def after_gap(self, stamp: float) -> bool:
+        """``stamp`` comes more than ``streaming.max_gap_s`` after the track's last used frame
+        (without other knowledge, a frame off the track's timeline)."""
+        selector = self.estimator.selector
+        return selector.last_kept is not None and stamp - selector.last_kept > selector.max_gap_s
+
+    def restart_track(self) -> None:
+        """Begin a new model track on the next image but keep the odometry: it goes on from
+        its last pose, with the gap's unknown motion in its covariance (a hole in a stream, not a
+        new timeline)."""
+        self.estimator.reset()
+        self.input_stamps.clear()
+        self.stream_size = None
+
     def process(self, message) -> PipelineOutput | None:
         """One sensor_msgs/Image or CompressedImage (rclpy or rosbags object).
 

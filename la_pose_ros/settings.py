@@ -9,6 +9,7 @@ default. Sections shared with the ROS-free core are the core's own dataclasses
 The model architecture is not a parameter: it comes with the checkpoint, which carries its own
 config."""
 
+import os
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -28,6 +29,14 @@ class ModelSettings:
     precision: str = "fp32"  # fp32, or bf16 (autocast on CUDA only)
     runtime: str = "torch"  # torch, or onnxruntime: the checkpoint's export (la-pose export)
     onnx_dir: str = ""  # export folder of runtime onnxruntime; empty: the checkpoint's .onnx
+    threads: int = 0  # CPU threads of the model (torch, ONNX Runtime); 0: all cores but one,
+    # left to the executor and the DDS threads (at least 1)
+
+    def cpu_threads(self) -> int:
+        """The number of threads ``threads`` stands for on this machine."""
+        if self.threads > 0:
+            return self.threads
+        return max(1, (os.cpu_count() or 1) - 1)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ other's origin instead of drifting apart. Per frame:
    persists (backwards, or after a gap over ``streaming.max_gap_s``) restarts tracking, all
    streams cleared, exactly as the model-rate path does;
 2. the frame goes to a stream by stamp, not by index: the stream whose last frame is closest to
-   1/f old among those due (at least ``(1 - tolerance) / f`` and at most ``max_gap_s`` old). A
+   1/f old among those due (whose own frame selector would keep the frame: on its schedule of
+   1/f, at least ``(1 - tolerance) / f`` and at most ``max_gap_s`` after its last frame). A
    dropped frame only makes one stream's next pair longer (e.g. 1 s instead of 0.5 s, still a
    trained rate). When no stream is due, a stream begins on the frame: one idle for over
    ``max_gap_s`` (reset), else a new fork, at most ``ceil(max_hz / f) + 1``;
@@ -71,7 +72,6 @@ class CameraRateEstimator:
             output_rate.max_hz, streaming.rate_tolerance, streaming.max_gap_s
         )
         self.model_interval_s = 1.0 / streaming.target_fps
-        self.min_interval_s = estimator.selector.min_interval  # as each stream's own selector
         self.max_gap_s = streaming.max_gap_s
         self.max_streams = math.ceil(output_rate.max_hz / streaming.target_fps) + 1
         self.streams: list[PoseEstimator] = []
@@ -135,8 +135,7 @@ class CameraRateEstimator:
         due = [
             stream
             for stream in self.streams
-            if stream.previous_stamp is not None
-            and self.min_interval_s <= stamp - stream.previous_stamp <= self.max_gap_s
+            if stream.previous_stamp is not None and stream.selector.decide(stamp) is Selection.KEEP
         ]
         if due:
             return min(due, key=lambda s: abs(stamp - s.previous_stamp - self.model_interval_s))

@@ -1,10 +1,15 @@
 """Choose which incoming frames the estimator uses, by stamp, to approach a target frame rate.
 
 Cameras publish faster (and less regularly) than the model's frame rate (trained on 1-4 fps).
-The selector keeps a frame once ``(1 - rate_tolerance) / target_fps`` seconds have passed since
-the last kept one; earlier frames and duplicates (same stamp) are skipped. The tolerance absorbs
-jitter: at 2 fps and 10 % a frame 0.46 s after the last kept one is kept rather than waiting a
-whole camera period more. Greedy, so no frame is ever delayed.
+Kept frames follow a schedule of due times ``1 / target_fps`` apart, so that the mean rate is
+the target's whatever the camera's: a frame is kept once it is at most ``rate_tolerance`` of an
+interval before the next due time, and at least ``(1 - rate_tolerance) / target_fps`` after the
+last kept frame (the shortest pair). Earlier frames and duplicates (same stamp) are skipped.
+A frame kept within the tolerance of its due time moves the schedule on by one interval; one
+kept later (the camera is slower than the target, or frames were missing) starts the schedule
+again from itself. At 2 fps, 10 % and a 30 Hz camera the frames 0.467 s, 1.0 s, 1.467 s, ...
+are kept: 2.00 per second, where keeping the first frame 0.45 s after the last (no schedule)
+gives 2.14. Greedy, so no frame is ever delayed.
 
 A frame is on the track's timeline when its stamp is not older than the newest stamp seen on it
 and at most ``max_gap_s`` after the last kept frame. A frame off the timeline is an
@@ -57,6 +62,7 @@ class FrameSelector:
     """
 
     last_kept: float | None  # stamp of the last kept frame of the track
+    due: float | None  # when the next frame is due on the schedule
     last_seen: float | None  # newest stamp seen on the track's timeline, kept or not
     candidate: float | None  # newest stamp of the pending new timeline (outliers in a row)
     candidate_frames: int  # frames of the pending new timeline so far
@@ -66,7 +72,9 @@ class FrameSelector:
     ) -> None:
         if confirm_frames < 1:
             raise ValueError(f"confirm_frames must be at least 1, got {confirm_frames}")
-        self.min_interval = (1.0 - rate_tolerance) / target_fps
+        self.interval = 1.0 / target_fps
+        self.tolerance_s = rate_tolerance * self.interval
+        self.min_interval = (1.0 - rate_tolerance) / target_fps  # the shortest pair
         self.max_gap_s = max_gap_s
         self.confirm_frames = confirm_frames
         self.reset()
@@ -74,6 +82,7 @@ class FrameSelector:
     def reset(self) -> None:
         """Forget all stamps: the next frame starts a track."""
         self.last_kept = None
+        self.due = None
         self.last_seen = None
         self.candidate = None
         self.candidate_frames = 0
@@ -88,12 +97,16 @@ class FrameSelector:
         """``stamp`` extends the pending new timeline."""
         return self.candidate is not None and 0.0 < stamp - self.candidate <= self.max_gap_s
 
+    def is_due(self, stamp: float) -> bool:
+        """A frame at ``stamp`` on the track's timeline is kept (see the module docstring)."""
+        return stamp >= self.due - self.tolerance_s and stamp - self.last_kept >= self.min_interval
+
     def decide(self, stamp: float) -> Selection:
         """What :meth:`select` would decide about ``stamp`` (seconds), without changing state."""
         if self.last_kept is None:
             return Selection.START
         if self.on_timeline(stamp):
-            return Selection.SKIP if stamp - self.last_kept < self.min_interval else Selection.KEEP
+            return Selection.KEEP if self.is_due(stamp) else Selection.SKIP
         frames = self.candidate_frames + 1 if self.continues_candidate(stamp) else 1
         if frames < self.confirm_frames:
             return Selection.OUTLIER
@@ -111,5 +124,7 @@ class FrameSelector:
         self.candidate, self.candidate_frames = None, 0
         self.last_seen = stamp
         if decision.kept:
+            on_time = not decision.restarts and stamp - self.due <= self.tolerance_s
+            self.due = (self.due if on_time else stamp) + self.interval
             self.last_kept = stamp
         return decision

@@ -333,9 +333,23 @@ def bad_image(kind: str, feeder: Feeder, stamp_s: float):
 def test_bad_input_is_logged_and_skipped_and_the_node_keeps_publishing(raw_node):
     node, client, feeder = raw_node
     feeder.publish(4)
+    # a malformed frame that the frame selection skips is decided by its stamp and never
+    # deserialised: skipped, not rejected
+    while True:
+        counted = dict(feeder.counters)
+        used = feeder.send(feeder.take_stamp())
+        if changes(feeder, counted)["frames_used"]:
+            break
+    counted, stamp_s = dict(feeder.counters), round(used + 0.01, 6)
+    feeder.send(stamp_s, bad_image("length", feeder, stamp_s))
+    assert (
+        changes(feeder, counted)["frames_skipped"],
+        changes(feeder, counted)["frames_rejected"],
+    ) == (1, 0)
     client.clear()
     before = dict(feeder.counters)
     for kind in ("encoding", "length", "zero", "huge", "float"):
+        feeder.take_stamp()  # 0.2 s apart: each a frame the model would use (5 fps)
         stamp_s = feeder.take_stamp()
         feeder.send(stamp_s, bad_image(kind, feeder, stamp_s))
     assert changes(feeder, before)["frames_rejected"] == 5
@@ -397,6 +411,7 @@ def test_last_error_clears_after_ten_good_frames_or_a_reset(raw_node):
     _node, client, feeder = raw_node
     feeder.publish(2)
     for clear in ("good frames", "reset"):
+        feeder.take_stamp()  # 0.2 s after the last frame: one the model would use
         stamp_s = feeder.take_stamp()
         feeder.send(stamp_s, bad_image("encoding", feeder, stamp_s))
         assert diagnostics_values(client)["last_error"].startswith("unsupported encoding")

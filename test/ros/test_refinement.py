@@ -14,6 +14,7 @@ import pytest
 import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.serialization import serialize_message
 
 from la_pose_core.cli.common import CommandError
 from la_pose_core.data import KittiSequence
@@ -120,7 +121,7 @@ def test_the_node_refuses_a_foreign_refinement_file_and_reports_refinement(
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
         for message in image_messages[:4]:
-            node.process(message, time.monotonic())
+            node.process(serialize_message(message), time.monotonic())  # as the callback
         status = node.diagnostics_message().status[0]
         values = {item.key: item.value for item in status.values}
         assert values["refinement"] == "encoder.pt" and values["refinement_k"] == "2"

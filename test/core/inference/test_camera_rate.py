@@ -163,9 +163,16 @@ def test_thirty_hertz_at_two_fps_stays_within_the_stream_bound(estimator):
     camera = CameraRateEstimator(estimator, CAMERA)
     stamps = camera_stamps(60, rate_hz=30.0)
     results = run(camera, stamps)
-    # greedy like the model-rate selector: a pair once 0.9 / f = 0.45 s passed (14 frames)
-    assert len(camera.streams) == 14 <= camera.max_streams == 16
-    assert sorted(results) == [stamps[0], *stamps[14:]]
+    # each stream on its selector's schedule of 1/f = 0.5 s: frame 14 (0.467 s, within the
+    # tolerance) is stream 0's second; no stream is due at frame 28 (0.933 s), which begins a
+    # 15th; from then on every stream's pairs are 15 frames, 0.5 s
+    assert len(camera.streams) == 15 <= camera.max_streams == 16
+    assert sorted(results) == [stamps[0], *stamps[14:28], *stamps[29:]]
+    assert all(
+        result.stamp - result.previous_stamp == pytest.approx(0.5, abs=1e-6)
+        for stamp, result in results.items()
+        if stamp > stamps[29]
+    )
     assert_one_trajectory(results)
 
 

@@ -2,6 +2,7 @@
 outlier stamps and new timelines."""
 
 import numpy as np
+import pytest
 
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 
@@ -18,6 +19,22 @@ def test_a_jittery_10_hz_camera_is_thinned_to_about_2_fps():
     intervals = np.diff(kept)
     assert 0.45 <= intervals.min() and intervals.max() <= 0.65
     assert abs(len(kept) - 40) <= 4
+
+
+def test_the_kept_rate_is_the_target_whatever_the_camera_rate():
+    """The schedule keeps the mean rate at 2 fps from a 30 Hz or 25 Hz camera (keeping the
+    first frame 0.45 s after the last would give 2.14 and 2.08), never a pair under 0.45 s; a
+    camera slower than the schedule's tolerance (3 Hz) gives every other frame."""
+    rng = np.random.default_rng(1)
+    for camera_hz in (30.0, 25.0):
+        stamps = np.arange(0, 60, 1 / camera_hz) + rng.uniform(-0.003, 0.003, int(60 * camera_hz))
+        frames = selector()
+        kept = np.array([s for s in stamps if frames.select(s).kept])
+        assert (len(kept) - 1) / (kept[-1] - kept[0]) == pytest.approx(2.0, rel=0.01)
+        assert np.diff(kept).min() >= 0.45
+    frames = selector()
+    kept = [s for s in np.arange(0, 10, 1 / 3) if frames.select(s).kept]
+    assert np.allclose(np.diff(kept), 2 / 3)
 
 
 def test_duplicates_are_skipped_and_backwards_or_gaps_restart():
