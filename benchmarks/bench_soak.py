@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_soak.py --minutes 30 [--rate 30]
         [--frames kitti|highway-1080p] [--output-rate model|camera]
         [--checkpoint models/la_pose_demo.pt] [--transport default|large_data]
-        [-p name:=value ...] [--out report.json]
+        [--background-load CORES] [-p name:=value ...] [--out report.json]
 
 Three processes, as on a vehicle: the node (``la_pose_node``, config/la_pose.yaml, its own
 ROS_DOMAIN_ID), a camera (``camera_publisher.py``: real frames stamped with the wall clock when
@@ -22,6 +22,8 @@ Reported (a JSON object, then a markdown summary):
       ``camera``: the camera rate capped at output_rate.max_hz);
     - the node's CPU share (1.0 = one core busy) and RSS each minute; RSS growth after the
       first minute.
+``--background-load 1.5`` stands in for the rest of a vehicle's software stack: busy processes
+that keep that many cores busy (in 100 ms duty cycles) while the camera plays.
 The targets of issue 16 are printed beside the figures. ``--transport large_data`` sets
 ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` for all three processes (see the README's
 "Transport" section).
@@ -29,6 +31,7 @@ The targets of issue 16 are printed beside the figures. ``--transport large_data
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -118,6 +121,26 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+BUSY_LOOP = """
+import sys, time
+duty = float(sys.argv[1])
+while True:
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.1 * duty:
+        pass
+    time.sleep(0.1 * (1.0 - duty))
+"""
+
+
+def start_background_load(cores: float) -> list[subprocess.Popen]:
+    """ceil(cores) processes, each busy ``cores / count`` of the time."""
+    count = math.ceil(cores)
+    return [
+        subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(cores / count)])
+        for _ in range(count)
+    ]
 
 
 def start_camera(args, work: Path, env: dict) -> subprocess.Popen:
@@ -251,13 +274,16 @@ def main() -> None:
     parser.add_argument("--transport", choices=sorted(TRANSPORTS), default="default")
     parser.add_argument("--camera-reliability", choices=("best_effort", "reliable"),
                         default="best_effort")  # fmt: skip
+    parser.add_argument("--background-load", type=float, default=0.0, metavar="CORES")
     parser.add_argument("-p", dest="params", action="append", default=[],
                         help="node parameter override, name:=value")  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/la_pose_bench_soak"),
+                        help="logs of the node and the camera")  # fmt: skip
     args = parser.parse_args()
 
-    work = Path("/tmp/la_pose_bench_soak")
-    work.mkdir(exist_ok=True)
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if TRANSPORTS[args.transport]:
         env["FASTDDS_BUILTIN_TRANSPORTS"] = TRANSPORTS[args.transport]
@@ -272,10 +298,12 @@ def main() -> None:
     os.environ["ROS_DOMAIN_ID"] = str(domain_id)
     node = NodeProcess(domain_id, overrides, work / "node.log")
     monitor = Monitor(domain_id)
+    load = []
     try:
         env["ROS_DOMAIN_ID"] = str(domain_id)
         if not monitor.wait_for_node():
             raise SystemExit(f"the node did not start:\n{node.output()}")
+        load = start_background_load(args.background_load) if args.background_load else []
         camera = start_camera(args, work, env)
         start = time.monotonic()
         cpu0 = cpu_seconds(node.process.pid)
@@ -292,6 +320,7 @@ def main() -> None:
             "camera": camera_summary,
             "output_rate": args.output_rate,
             "transport": args.transport,
+            "background_load_cores": args.background_load,
             "checkpoint": str(args.checkpoint),
             "overrides": overrides,
             "machine": {
@@ -303,6 +332,8 @@ def main() -> None:
             "samples": samples,
         }
     finally:
+        for process in load:
+            process.kill()
         monitor.close()
         node.stop()
     print(json.dumps(report, indent=2))

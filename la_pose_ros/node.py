@@ -116,6 +116,8 @@ class LaPoseNode(LifecycleNode):
         self.sequence_gaps = SequenceGaps()  # frames lost before the image callback
         self.missed = 0  # frames lost or dropped since the worker took the mailbox's frame
         self.missed_since_used = 0  # (worker) frames lost or dropped since the last used frame
+        self.camera_period_s: float | None = None  # newest stamp interval of delivered frames
+        self.last_delivered_stamp: float | None = None
         self.mailbox_ready = threading.Event()
         self.stop_worker = threading.Event()
         self.pipeline_lock = threading.Lock()  # the worker vs the reset/resume services
@@ -258,6 +260,7 @@ class LaPoseNode(LifecycleNode):
             self.missed = 0
         self.missed_since_used = 0
         self.sequence_gaps = SequenceGaps()
+        self.camera_period_s = self.last_delivered_stamp = None
 
     def free_model_memory(self) -> None:
         if self.estimator is not None:
@@ -281,8 +284,21 @@ class LaPoseNode(LifecycleNode):
                 self.stats.dropped += 1
                 self.missed += 1
             self.mailbox = (data, time.monotonic())
-        self.last_input_stamp = serialized_stamp(data) or self.last_input_stamp
+        self.note_camera_period(serialized_stamp(data))
         self.mailbox_ready.set()
+
+    def note_camera_period(self, stamp) -> None:
+        """Keep the newest stamp and the camera's frame interval (two consecutive deliveries
+        less than ``streaming.max_gap_s`` apart)."""
+        if stamp is None:
+            return
+        self.last_input_stamp = stamp
+        seconds = messages.stamp_to_seconds(stamp)
+        if self.last_delivered_stamp is not None:
+            interval = seconds - self.last_delivered_stamp
+            if 0.0 < interval < self.settings.streaming.max_gap_s:
+                self.camera_period_s = interval
+        self.last_delivered_stamp = seconds
 
     def on_camera_info(self, message: CameraInfo) -> None:
         """Keep a valid CameraInfo; warn once per kind of defect about an invalid one, and
@@ -369,12 +385,16 @@ class LaPoseNode(LifecycleNode):
 
     def bridge_hole(self, stamp: float) -> None:
         """A frame over ``streaming.max_gap_s`` after the track's last used one, with frames
-        lost or dropped since: a hole in the stream, not a new timeline. The model's track
-        restarts on this frame, the odometry goes on from its last pose (see the module
-        docstring). Call with ``pipeline_lock`` held."""
-        if not self.missed_since_used or not self.pipeline.after_gap(stamp):
+        lost or dropped since, and no longer after it than those frames explain (at most twice
+        their count, plus one, camera periods: a stamp glitch stays an outlier): a hole in the
+        stream, not a new timeline. The model's track restarts on this frame, the odometry goes
+        on from its last pose (see the module docstring). Call with ``pipeline_lock`` held."""
+        missed, period = self.missed_since_used, self.camera_period_s
+        if not missed or period is None or not self.pipeline.after_gap(stamp):
             return
         gap = stamp - self.pipeline.estimator.selector.last_kept
+        if gap > 2.0 * (missed + 1) * period:
+            return
         self.pipeline.restart_track()
         self.stats.holes += 1
         self.get_logger().warning(

@@ -133,6 +133,16 @@ def test_a_hole_from_lost_frames_restarts_the_track_not_the_odometry(live_node, 
     assert (values["frames_lost"], values["holes"], values["resets"]) == ("24", "1", "0")
 
 
+def test_a_stamp_glitch_after_lost_frames_is_still_an_outlier(live_node, frames):
+    """Two lost frames cannot explain a stamp 1e6 s ahead: the track goes on."""
+    for index in range(10):
+        live_node.feed(frames[index], 100.0 + 0.1 * index)
+    live_node.feed(frames[10], 100.9 + 1e6, lost_before=2)
+    live_node.feed(frames[11], 101.0)
+    stats = live_node.node.stats
+    assert (stats.holes, stats.bad_stamps, stats.resets, stats.used) == (0, 1, 0, 3)
+
+
 def test_a_pause_in_the_camera_is_still_a_new_timeline(live_node, frames):
     """No frame lost (the sequence numbers follow on): a gap is the camera's, and tracking
     restarts as before, after the frames that confirm the new timeline."""
