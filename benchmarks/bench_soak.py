@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_soak.py --minutes 30 [--rate 30]
         [--frames kitti|highway-1080p] [--output-rate model|camera]
-        [--checkpoint models/la_pose_demo.pt] [--transport default|large_data]
+        [--checkpoint models/la_pose_demo.pt] [--transport default|large_data|shm|udp]
         [--background-load CORES] [-p name:=value ...] [--out report.json]
 
 Three processes, as on a vehicle: the node (``la_pose_node``, config/la_pose.yaml, its own
@@ -24,9 +24,9 @@ Reported (a JSON object, then a markdown summary):
       first minute.
 ``--background-load 1.5`` stands in for the rest of a vehicle's software stack: busy processes
 that keep that many cores busy (in 100 ms duty cycles) while the camera plays.
-The targets of issue 16 are printed beside the figures. ``--transport large_data`` sets
-``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` for all three processes (see the README's
-"Transport" section).
+The targets of issue 16 are printed beside the figures. ``--transport large_data`` (``shm``, ``udp``) sets
+``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` (``SHM``, ``UDPv4``) for all three processes (see the
+README's "Transport" paragraph).
 """
 
 import argparse
@@ -57,7 +57,8 @@ FRAMES = {  # name -> (folder, camera_publisher size, encoding)
     "kitti": (SHARED / "kitti_odometry_00_f0000-0090", "1241x376", "mono8"),
     "highway-1080p": (SHARED / "udacity_highway_25hz", "1920x1080", "rgb8"),
 }
-TRANSPORTS = {"default": None, "large_data": "LARGE_DATA"}
+# --transport -> FASTDDS_BUILTIN_TRANSPORTS (Fast DDS builtin transport sets)
+TRANSPORTS = {"default": None, "large_data": "LARGE_DATA", "shm": "SHM", "udp": "UDPv4"}
 SAMPLE_PERIOD_S = 5.0  # CPU, RSS and counters
 
 
