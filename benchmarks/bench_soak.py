@@ -24,9 +24,9 @@ Reported (a JSON object, then a markdown summary):
       first minute.
 ``--background-load 1.5`` stands in for the rest of a vehicle's software stack: busy processes
 that keep that many cores busy (in 100 ms duty cycles) while the camera plays.
-The targets of issue 16 are printed beside the figures. ``--transport large_data`` (``shm``, ``udp``) sets
-``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` (``SHM``, ``UDPv4``) for all three processes (see the
-README's "Transport" paragraph).
+The targets of issue 16 are printed beside the figures. ``--transport large_data`` (``shm``,
+``udp``) sets ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` (``SHM``, ``UDPv4``) for all three
+processes (see the README's "Transport" paragraph).
 """
 
 import argparse
