@@ -22,7 +22,9 @@ arrives counts as dropped: no backlog can grow). A worker thread reads the frame
 the bytes and asks the frame selection first: a frame the model will not use (28 of 30 at
 30 Hz) is counted as skipped and never deserialised (:mod:`.delivery`); the others are
 deserialised, decoded, run through the estimator and published. The model runs on
-``model.threads`` CPU threads (0: all cores but one, left to the executor and DDS).
+``model.threads`` CPU threads (0: all cores but one, left to the executor and DDS). After a
+published frame the worker hands the heap's freed pages back to the system, at most every
+``model.memory_trim_period_s`` (:mod:`.memory`), so RSS stays the node's live memory.
 
 Where frames go, on /diagnostics: ``frames_lost`` (published, never delivered: gaps in the
 publisher's sequence numbers), ``frames_received`` (delivered to the callback), then each of
@@ -86,6 +88,7 @@ from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_ros import diagnostics, messages
 from la_pose_ros.delivery import SequenceGaps, serialized_stamp
 from la_pose_ros.image_decoding import BadImage
+from la_pose_ros.memory import HeapTrimmer
 from la_pose_ros.pipeline import BadStamp, OdometryPipeline, load_estimator
 from la_pose_ros.settings import NodeSettings, parameter_defaults, settings_from_parameters
 
@@ -122,6 +125,7 @@ class LaPoseNode(LifecycleNode):
         self.stop_worker = threading.Event()
         self.pipeline_lock = threading.Lock()  # the worker vs the reset/resume services
         self.worker: threading.Thread | None = None
+        self.heap_trimmer: HeapTrimmer | None = None  # the worker's, while active
         self.active_publishers: list = []  # entities of the active state
         self.active_subscriptions: list = []
         self.create_service(Trigger, "~/reset", self.handle_reset)
@@ -158,6 +162,7 @@ class LaPoseNode(LifecycleNode):
             settings = self.settings
             if settings.model.threads < 0:
                 raise ValueError(f"model.threads must be 0 or more, got {settings.model.threads}")
+            HeapTrimmer(settings.model.memory_trim_period_s)  # validates the period
             self.start_diagnostics(settings.output.diagnostics_period_s)
             torch.set_num_threads(settings.model.cpu_threads())  # before ONNX Runtime's session
             self.estimator = load_estimator(
@@ -193,6 +198,7 @@ class LaPoseNode(LifecycleNode):
         self.camera_info_warned.clear()
         self.create_io(settings)
         self.stop_worker.clear()
+        self.heap_trimmer = HeapTrimmer(settings.model.memory_trim_period_s)
         self.worker = threading.Thread(target=self.run_worker, name="la_pose_worker", daemon=True)
         self.worker.start()
         self.stats.state = diagnostics.WAITING
@@ -371,6 +377,7 @@ class LaPoseNode(LifecycleNode):
             self.stats.latencies_ms.append((time.monotonic() - received_at) * 1e3)
         self.stats.used += 1
         self.stats.output_rate.tick()
+        self.heap_trimmer.maybe_trim()  # the freed frame buffers back to the system: README
         result = output.result
         if result.fov is not None:
             self.last_fov = result.fov

@@ -31,6 +31,8 @@ class ModelSettings:
     onnx_dir: str = ""  # export folder of runtime onnxruntime; empty: the checkpoint's .onnx
     threads: int = 0  # CPU threads of the model (torch, ONNX Runtime); 0: all cores but one,
     # left to the executor and the DDS threads (at least 1)
+    memory_trim_period_s: float = 0.25  # after a published frame, hand the heap's freed pages
+    # back to the system at most this often (glibc malloc_trim; la_pose_ros/memory.py); 0: never
 
     def cpu_threads(self) -> int:
         """The number of threads ``threads`` stands for on this machine."""
