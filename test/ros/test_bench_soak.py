@@ -33,6 +33,12 @@ def test_a_short_soak_accounts_for_every_frame(tmp_path):
     assert frames["used"] >= 10 and report["latency_ms"]["p95"] > 0.0
     assert report["configured_rate_hz"] == 2.0 and report["rss_mb_per_minute"]
     assert "| delivered to the callback |" in run.stdout
+    table = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools/soak_table.py"), str(report_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert len(table) == 3 and "10 Hz, model rate, default transport" in table[2]
+    assert "load 0.2 cores" in table[2] and f"| {frames['used']} |" in table[2]
 
 
 def test_rss_growth_is_a_trend_not_the_phase_of_a_sample():
