@@ -4,8 +4,8 @@ The node cycles large short-lived buffers: serialised frames (466 KB at KITTI si
 1080p), decoded images, activations. glibc keeps what they free in its per-thread arenas for
 reuse, and how much it keeps wanders: measured on the shipped model streaming KITTI frames,
 ``malloc_trim(0)`` gave back 13-14 MB after every 300 frames, and in a 30-minute soak the node's
-RSS stepped up 5.2 MB at one moment and stayed there, though nothing was live in it. A monitor
-(or a leak check) then cannot tell retention from a leak. Fixing the allocator's thresholds
+RSS stepped up 5.2 MB at one moment and stayed there. A monitor (or a leak check) then cannot
+tell retention from a leak. Fixing the allocator's thresholds
 (``MALLOC_MMAP_THRESHOLD_``) stops the retention but maps and faults every large buffer anew:
 the streaming step went from 15 to 23 ms. Trimming once after a published frame costs the next
 step about 3 ms (16.3 -> 19.1 ms) and keeps RSS flat (README, "Real time").
@@ -41,7 +41,7 @@ class HeapTrimmer:
 
     def __init__(self, period_s: float, trim=MALLOC_TRIM, clock=time.monotonic) -> None:
         if period_s < 0.0:
-            raise ValueError(f"memory_trim_period_s must be 0 or more, got {period_s}")
+            raise ValueError(f"model.memory_trim_period_s must be 0 or more, got {period_s}")
         self.trim = trim if period_s > 0.0 else None
         self.period_s = period_s
         self.clock = clock

@@ -29,7 +29,7 @@ def test_period_zero_is_off_and_negative_is_an_error():
     calls = []
     trimmer = HeapTrimmer(0.0, trim=calls.append)
     assert not trimmer.enabled and not trimmer.maybe_trim() and calls == []
-    with pytest.raises(ValueError, match="memory_trim_period_s must be 0 or more"):
+    with pytest.raises(ValueError, match=r"model\.memory_trim_period_s must be 0 or more"):
         HeapTrimmer(-1.0)
 
 
