@@ -46,7 +46,7 @@ class HeapTrimmer:
         self.period_s = period_s
         self.clock = clock
         self.last = -float("inf")
-        self.count = 0  # trims so far
+        self.count = 0  # trims so far (memory_trims on /diagnostics)
 
     @property
     def enabled(self) -> bool:

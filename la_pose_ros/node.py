@@ -125,7 +125,7 @@ class LaPoseNode(LifecycleNode):
         self.stop_worker = threading.Event()
         self.pipeline_lock = threading.Lock()  # the worker vs the reset/resume services
         self.worker: threading.Thread | None = None
-        self.heap_trimmer: HeapTrimmer | None = None  # the worker's, while active
+        self.heap_trimmer: HeapTrimmer | None = None  # made on configure, used by the worker
         self.active_publishers: list = []  # entities of the active state
         self.active_subscriptions: list = []
         self.create_service(Trigger, "~/reset", self.handle_reset)
@@ -162,7 +162,7 @@ class LaPoseNode(LifecycleNode):
             settings = self.settings
             if settings.model.threads < 0:
                 raise ValueError(f"model.threads must be 0 or more, got {settings.model.threads}")
-            HeapTrimmer(settings.model.memory_trim_period_s)  # validates the period
+            self.heap_trimmer = HeapTrimmer(settings.model.memory_trim_period_s)
             self.start_diagnostics(settings.output.diagnostics_period_s)
             torch.set_num_threads(settings.model.cpu_threads())  # before ONNX Runtime's session
             self.estimator = load_estimator(
@@ -198,7 +198,6 @@ class LaPoseNode(LifecycleNode):
         self.camera_info_warned.clear()
         self.create_io(settings)
         self.stop_worker.clear()
-        self.heap_trimmer = HeapTrimmer(settings.model.memory_trim_period_s)
         self.worker = threading.Thread(target=self.run_worker, name="la_pose_worker", daemon=True)
         self.worker.start()
         self.stats.state = diagnostics.WAITING
@@ -423,6 +422,8 @@ class LaPoseNode(LifecycleNode):
         }
         if settings is not None:
             extra["output_rate_mode"] = settings.output_rate.mode
+        if self.heap_trimmer is not None:
+            extra["memory_trims"] = str(self.heap_trimmer.count)  # model.memory_trim_period_s
             refiner = estimator.refiner if estimator is not None else None
             extra.update(diagnostics.refinement_values(refiner, settings.refinement.checkpoint))
         if self.last_fov is not None:

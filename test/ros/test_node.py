@@ -526,6 +526,9 @@ def test_compressed_image_stream_produces_every_output(compressed_node):
     before = dict(feeder.counters)
     sent = feeder.publish(16)
     assert_outputs_follow_inputs(client, feeder, sent, before, min_used=8)
+    # the worker handed freed memory back after published frames (model.memory_trim_period_s)
+    trims = lambda: int(client.diagnostics_values().get("memory_trims", "0"))  # noqa: E731
+    assert client.wait_for(lambda: trims() >= 1, 10), client.diagnostics_values()
 
 
 def test_camera_rate_output_gives_odometry_for_every_camera_frame(camera_rate_node):
