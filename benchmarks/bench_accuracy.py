@@ -90,6 +90,7 @@ def pair_headings(estimator: PoseEstimator, sequence) -> dict[str, np.ndarray]:
     """Per used pair: the yaw (degrees, left positive) of the model and of OpenCV VO, and
     whether VO failed there (too few inliers: it then repeats its previous motion)."""
     estimator.reset()
+    estimator.set_camera_intrinsics(getattr(sequence, "intrinsics", None))
     vo = MonocularVO(sequence.require_intrinsics().matrix, "klt")
     model_yaw, vo_yaw, vo_failed = [], [], []
     for index in range(len(sequence)):

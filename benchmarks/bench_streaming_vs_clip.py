@@ -37,6 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     sequence = KittiSequence(args.sequence)
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
+    estimator.set_camera_intrinsics(sequence.intrinsics)
     window = estimator.config.clip_len
 
     used, streaming = [], []

@@ -195,6 +195,7 @@ class LaPoseNode(LifecycleNode):
             self.get_logger().error(f"activate failed: {error}")
             return TransitionCallbackReturn.FAILURE
         self.pipeline = OdometryPipeline(estimator, settings)
+        self.pipeline.set_camera_info(self.camera_info)
         self.camera_info_warned.clear()
         self.create_io(settings)
         self.stop_worker.clear()
@@ -318,6 +319,9 @@ class LaPoseNode(LifecycleNode):
             )
         self.camera_info = message if problem is None else None
         self.camera_info_problem = problem
+        pipeline = self.pipeline
+        if pipeline is not None:  # one float for the worker's next step: no lock needed
+            pipeline.set_camera_info(self.camera_info)
 
     def run_worker(self) -> None:
         while not self.stop_worker.is_set():
@@ -430,13 +434,10 @@ class LaPoseNode(LifecycleNode):
             extra["predicted_vertical_fov_deg"] = f"{math.degrees(self.last_fov):.2f}"
         if self.camera_info_problem is not None:
             extra["camera_info"] = f"invalid: {self.camera_info_problem}"
-        elif self.camera_info is not None and estimator is not None:
-            config = estimator.config
-            fov = diagnostics.camera_info_vertical_fov(
-                self.camera_info, config.image_height, config.image_width
-            )
-            if fov is not None:
-                extra["camera_info_vertical_fov_deg"] = f"{math.degrees(fov):.2f}"
+        elif pipeline is not None and pipeline.estimator.camera_fov is not None:
+            # the model input's FoV from the newest valid CameraInfo: what the model is told
+            fov = pipeline.estimator.camera_fov
+            extra["camera_info_vertical_fov_deg"] = f"{math.degrees(fov):.2f}"
         if lifecycle != "active":
             state = lifecycle
         else:

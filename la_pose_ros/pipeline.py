@@ -27,6 +27,7 @@ from la_pose_core.model.checkpoint import NotACheckpointError
 from la_pose_core.model.config import RefinementConfig, StreamingConfig
 from la_pose_core.odometry import OdometryEstimate, VehicleOdometry
 from la_pose_ros import messages
+from la_pose_ros.diagnostics import camera_info_vertical_fov
 from la_pose_ros.image_decoding import BadImage, decode_image_message
 from la_pose_ros.settings import ModelSettings, NodeSettings
 
@@ -134,6 +135,18 @@ class OdometryPipeline:
         self.input_stamps: OrderedDict[float, Time] = OrderedDict()
         self.stamp_horizon_s = settings.streaming.max_gap_s + 2.0 / settings.streaming.target_fps
         self.static_tf_sent = False
+
+    def set_camera_info(self, info) -> None:
+        """The camera's sensor_msgs/CameraInfo (None: unknown) -> the vertical FoV of the
+        model input, which a pose head with ``camera_fov_input`` is told. An invalid one
+        (:func:`la_pose_ros.diagnostics.camera_info_problem`) counts as unknown."""
+        config = self.estimator.config
+        fov = (
+            None
+            if info is None
+            else camera_info_vertical_fov(info, config.image_height, config.image_width)
+        )
+        self.estimator.set_camera_fov(fov)
 
     def reset(self) -> None:
         """Forget the track and the odometry: the next image starts at the identity, with its

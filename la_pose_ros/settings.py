@@ -45,7 +45,7 @@ class ModelSettings:
 class InputSettings:
     image_topic: str = "image_raw"
     compressed: bool = False  # subscribe to sensor_msgs/CompressedImage on image_topic instead
-    camera_info_topic: str = "camera_info"  # optional: used to check the predicted FoV
+    camera_info_topic: str = "camera_info"  # optional: the camera FoV (diagnostics; a FoV head)
     qos_reliability: str = "best_effort"  # best_effort (sensor data) or reliable
     qos_depth: int = 5
     max_image_width: int = 4096  # larger images are rejected (logged and skipped)

@@ -50,6 +50,7 @@ class RenderedSequence:
 def collect_pairs(estimator, sequence) -> ProbeSet:
     """Stream ``sequence`` (KITTI-like, with ``world_from_cam``) through ``estimator``."""
     estimator.reset()
+    estimator.set_camera_intrinsics(getattr(sequence, "intrinsics", None))
     latents, motions, previous = [], [], None
     for index in range(len(sequence.stamps)):
         result = estimator.step(sequence.image(index), float(sequence.stamps[index]))

@@ -66,6 +66,7 @@ def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass
     from tqdm import tqdm
 
     estimator.reset()
+    estimator.set_camera_intrinsics(getattr(sequence, "intrinsics", None))
     model = _ModelPass()
     for index in tqdm(
         range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress

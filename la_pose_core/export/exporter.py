@@ -138,12 +138,18 @@ def export_stream_step(
 
 def export_pose_head(pose_head: PoseHead, config: LAPoseConfig, folder: Path, opset: int):
     """``folder/pose_head.onnx``: ``latent_actions`` ``(1, P, d)``, ``P`` dynamic up to
-    ``clip_len - 1`` (the streaming window's pairs)."""
+    ``clip_len - 1`` (the streaming window's pairs); with ``camera_fov_input`` also
+    ``camera_fov`` ``(1,)`` (radians, NaN: unknown)."""
     pairs = max(config.clip_len - 1, 2)  # an example of 1 would fix the axis at 1
     example = (torch.randn(1, pairs, config.inverse_dynamics.dim),)  # (1, P, d)
     dynamic = {"latent_actions": {1: torch.export.Dim("pairs", min=1, max=pairs)}}
+    inputs = ["latent_actions"]
+    if config.pose_head.camera_fov_input:
+        example += (torch.full((1,), 0.6),)  # (1,) a FoV in radians
+        dynamic["camera_fov"] = None
+        inputs.append("camera_fov")
     path = folder / f"{POSE_HEAD}.onnx"
-    names = (["latent_actions"], list(POSE_HEAD_OUTPUTS))
+    names = (inputs, list(POSE_HEAD_OUTPUTS))
     return _export_graph(PoseHeadGraph(pose_head), example, path, names, opset, dynamic)
 
 

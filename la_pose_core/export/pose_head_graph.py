@@ -22,13 +22,14 @@ POSE_HEAD_OUTPUTS = (  # PoseHead.forward's keys, in the graph's output order
 
 
 class PoseHeadGraph(nn.Module):
-    """``latent_actions`` ``(1, P, d)`` -> the :class:`PoseHead` outputs in
-    :data:`POSE_HEAD_OUTPUTS` order (ONNX graphs return tuples, not dicts)."""
+    """``latent_actions`` ``(1, P, d)`` (and, for a head with ``camera_fov_input``,
+    ``camera_fov`` ``(1,)``) -> the :class:`PoseHead` outputs in :data:`POSE_HEAD_OUTPUTS`
+    order (ONNX graphs return tuples, not dicts)."""
 
     def __init__(self, pose_head: PoseHead) -> None:
         super().__init__()
         self.pose_head = pose_head.eval()
 
-    def forward(self, latent_actions: Tensor) -> tuple[Tensor, ...]:
-        outputs = self.pose_head(latent_actions)
+    def forward(self, latent_actions: Tensor, camera_fov: Tensor | None = None) -> tuple:
+        outputs = self.pose_head(latent_actions, camera_fov)
         return tuple(outputs[name] for name in POSE_HEAD_OUTPUTS)

@@ -135,12 +135,17 @@ class OnnxPoseHead:
     def __init__(self, session) -> None:
         self.session = session
 
-    def __call__(self, latent_actions: Tensor) -> dict[str, Tensor]:
-        """``(B, P, d)`` latent actions -> the PoseHead dict (``(B, P, ...)`` and ``(B,)``),
-        on their device; one graph run per batch row."""
+    def __call__(self, latent_actions: Tensor, camera_fov: Tensor | None = None) -> dict:
+        """``(B, P, d)`` latent actions (and ``(B,)`` camera FoVs for a graph that takes
+        them) -> the PoseHead dict (``(B, P, ...)`` and ``(B,)``), on their device; one graph
+        run per batch row."""
         device = latent_actions.device
         rows = latent_actions.detach().float().cpu().numpy()  # (B, P, d)
-        runs = [self.session.run(None, {"latent_actions": row[None]}) for row in rows]
+        feeds = [{"latent_actions": row[None]} for row in rows]
+        if camera_fov is not None:
+            for feed, fov in zip(feeds, camera_fov.detach().float().cpu().numpy(), strict=True):
+                feed["camera_fov"] = fov[None]  # (1,)
+        runs = [self.session.run(None, feed) for feed in feeds]
         return {
             name: torch.from_numpy(np.concatenate(parts)).to(device)
             for name, parts in zip(POSE_HEAD_OUTPUTS, zip(*runs, strict=True), strict=True)

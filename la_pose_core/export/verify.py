@@ -77,6 +77,8 @@ def compare_streams(
     windows: tuple[deque, deque] = (deque(maxlen=clip_len - 1), deque(maxlen=clip_len - 1))
     largest: dict[str, float] = {}
     pairs = 0
+    # a head with the camera FoV input is compared at one known FoV (0.6 rad, about 34 deg)
+    camera_fov = None if pose_head.camera_fov is None else torch.full((1,), 0.6)  # (1,)
     for index, frame in enumerate(frames):
         interval = None if index == 0 else dt[index - 1 : index]  # (1,)
         expected = reference.push(frame[None], interval)  # (1, d), (1, k) or None
@@ -88,8 +90,8 @@ def compare_streams(
             _record(largest, name, expected[name], found[name])
         windows[0].append(expected["latent_actions"])  # (1, d)
         windows[1].append(found["latent_actions"])
-        pose_expected = pose_head.eval()(torch.stack(tuple(windows[0]), dim=1))  # (1, P, ...)
-        pose_found = exported.pose_head(torch.stack(tuple(windows[1]), dim=1))
+        pose_expected = pose_head.eval()(torch.stack(tuple(windows[0]), dim=1), camera_fov)
+        pose_found = exported.pose_head(torch.stack(tuple(windows[1]), dim=1), camera_fov)
         for name in POSE_HEAD_OUTPUTS:
             _record(largest, name, pose_expected[name], pose_found[name])
     exported.stream.reset()

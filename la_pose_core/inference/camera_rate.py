@@ -100,6 +100,16 @@ class CameraRateEstimator:
         self.reset()
         return self
 
+    @property
+    def camera_fov(self) -> float | None:
+        return self.base.camera_fov
+
+    def set_camera_fov(self, fov: float | None) -> None:
+        """The camera's FoV (:meth:`PoseEstimator.set_camera_fov`) for every stream."""
+        self.base.set_camera_fov(fov)
+        for stream in self.streams:
+            stream.set_camera_fov(fov)
+
     def reset(self) -> None:
         """Forget the track: the next frame starts a new one at the identity pose."""
         self.selector.reset()

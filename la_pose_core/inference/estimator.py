@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ import torch
 from torch import Tensor
 
 from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
-from la_pose_core.geometry import pose_from_translation_quaternion
+from la_pose_core.geometry import input_vertical_fov, pose_from_translation_quaternion
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
 from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
@@ -55,6 +56,7 @@ from la_pose_core.model.precision import autocast_context, resolve_device
 from la_pose_core.pose_autoencoder.refinement import TranslationRefiner
 
 if TYPE_CHECKING:  # onnxruntime is imported only when an exported model is opened
+    from la_pose_core.data.kitti import CameraIntrinsics
     from la_pose_core.export.runtime import ExportedModel
 
 WARMING_UP = "warming_up"  # the window holds fewer than clip_len frames
@@ -132,15 +134,20 @@ def _frame_selector(streaming: StreamingConfig) -> FrameSelector:
 
 @torch.no_grad()
 def estimate_clip(
-    inverse_dynamics: InverseDynamics, pose_head: PoseHead, frames: Tensor, dt: Tensor | None
+    inverse_dynamics: InverseDynamics,
+    pose_head: PoseHead,
+    frames: Tensor,
+    dt: Tensor | None,
+    camera_fov: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """Clip mode: every pair of ``frames`` ``(B, T, 3, H, W)`` in one pass.
 
-    ``dt`` ``(B, T - 1)`` seconds between frames (None: nominal). Returns the union of the
+    ``dt`` ``(B, T - 1)`` seconds between frames (None: nominal); ``camera_fov`` ``(B,)`` the
+    model input's vertical FoV (radians, NaN or None: unknown). Returns the union of the
     :class:`InverseDynamics` and :class:`PoseHead` output dicts (shapes documented there).
     """
     actions = inverse_dynamics(frames, dt)
-    return {**actions, **pose_head(actions["latent_actions"])}
+    return {**actions, **pose_head(actions["latent_actions"], camera_fov)}
 
 
 POSE_OUTPUTS = ("translation_normalized", "translation", "quaternion", "fov")  # per pair
@@ -202,6 +209,7 @@ class PoseEstimator:
         self.window_actions: deque[Tensor] = deque(maxlen=config.clip_len - 1)
         self.world_from_cam = np.eye(4)
         self.previous_stamp: float | None = None
+        self.camera_fov: float | None = None  # the model input's vertical FoV (rad), if known
 
     @property
     def runtime(self) -> str:
@@ -273,6 +281,33 @@ class PoseEstimator:
         self.reset()
         return self
 
+    def set_camera_fov(self, fov: float | None) -> None:
+        """The vertical FoV (radians) of the model input from the camera's calibration
+        (:func:`la_pose_core.geometry.input_vertical_fov`), or None when unknown. A pose head
+        with ``camera_fov_input`` reads it; it stays across :meth:`reset` (the camera's)."""
+        if fov is not None and not 0.0 < fov < math.pi:
+            raise ValueError(f"camera FoV must be in (0, pi) radians, got {fov}")
+        self.camera_fov = None if fov is None else float(fov)
+
+    def set_camera_intrinsics(self, intrinsics: CameraIntrinsics | None) -> None:
+        """:meth:`set_camera_fov` from the intrinsics of the camera's full images (None:
+        unknown): the vertical FoV after the model's crop and resize."""
+        if intrinsics is None:
+            self.set_camera_fov(None)
+            return
+        height, width = self.config.image_height, self.config.image_width
+        self.set_camera_fov(
+            input_vertical_fov(intrinsics.fy, intrinsics.height, intrinsics.width, height, width)
+        )
+
+    def camera_fov_tensor(self, views: int) -> Tensor | None:
+        """``(views,)`` the camera FoV as the pose head takes it (NaN: unknown), or None for a
+        head without the FoV input."""
+        if not self.config.pose_head.camera_fov_input:
+            return None
+        fov = math.nan if self.camera_fov is None else self.camera_fov
+        return torch.full((views,), fov, dtype=torch.float32, device=self.device)
+
     def reset(self) -> None:
         """Forget the track: the next frame starts a new one at the identity pose."""
         self.selector.reset()
@@ -335,7 +370,8 @@ class PoseEstimator:
             if pair is not None:
                 self.window_actions.append(pair["latent_actions"])  # (V, d)
                 window = torch.stack(tuple(self.window_actions), dim=1)  # (V, P, d)
-                pose = self.window_head(window)  # values (V, P, ...) and (V,)
+                camera_fov = self.camera_fov_tensor(views)  # (V,) or None
+                pose = self.window_head(window, camera_fov)  # values (V, P, ...) and (V,)
         self.previous_stamp = stamp
         if selection in (Selection.RESET_BACKWARDS, Selection.RESET_GAP):
             state = RESET
@@ -391,5 +427,7 @@ class PoseEstimator:
         stamps_array = torch.tensor(np.asarray(stamps, dtype=np.float64), device=self.device)
         dt = torch.diff(stamps_array).float()[None]  # (1, T-1)
         with autocast_context(self.device, self.precision):
-            outputs = estimate_clip(self.inverse_dynamics, self.pose_head, frames, dt)
+            outputs = estimate_clip(
+                self.inverse_dynamics, self.pose_head, frames, dt, self.camera_fov_tensor(1)
+            )
         return {name: value[0].double().cpu().numpy() for name, value in outputs.items()}

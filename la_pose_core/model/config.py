@@ -141,6 +141,15 @@ class PoseHeadConfig:
     # backbone whose latent actions differ between pairs by ~2 % of their size
     # (code_norm "batch") gives a head that ignores them and predicts one motion for all.
     input_norm: str = "none"
+    # Tell the head the camera's vertical FoV (of the model input; known from the calibration
+    # or CameraInfo). Without it the head cannot tell a wide camera from a narrow one: the
+    # shipped head predicts a FoV of 45-47 degrees for every camera, and its turns come out at
+    # 102 % of the true ones through a 40-degree camera, 70 % through a 60-degree one (README,
+    # "The camera's field of view"). The FoV enters every token as a learned embedding of
+    # log tan(fov / 2); an unknown FoV (None or NaN) gets a learned embedding of its own,
+    # trained on the share ``camera_fov_dropout`` of the training clips.
+    camera_fov_input: bool = False
+    camera_fov_dropout: float = 0.1
 
 
 @dataclass

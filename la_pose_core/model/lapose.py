@@ -111,6 +111,7 @@ class LAPosePosttrainer(nn.Module):
         dt: Tensor | None = None,
         targets: PoseTargets | None = None,
         latent_actions: Tensor | None = None,
+        camera_fov: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Poses of every adjacent pair of a clip.
 
@@ -121,6 +122,8 @@ class LAPosePosttrainer(nn.Module):
             latent_actions: ``(B, T-1, d)`` the frozen backbone's output for these clips,
                 computed before (:mod:`la_pose_core.training.latent_cache`): the backbone is
                 skipped.
+            camera_fov: ``(B,)`` vertical FoV of the model input (radians; NaN or None:
+                unknown), for a pose head with ``camera_fov_input``.
         Returns a dict:
             ``latent_actions`` ``(B, T-1, d)``, and unless they were given
             ``bottleneck_codes`` ``(B, T-1, k)``, ``decoded_actions`` ``(B, T-1, d)`` (as
@@ -138,7 +141,7 @@ class LAPosePosttrainer(nn.Module):
         else:
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.backbone_frozen):
                 actions = self.inverse_dynamics(frames, dt)
-        outputs = {**actions, **self.pose_head(actions["latent_actions"])}
+        outputs = {**actions, **self.pose_head(actions["latent_actions"], camera_fov)}
         if targets is not None:
             outputs.update(self.pose_loss(outputs, targets))
         return outputs

@@ -7,6 +7,9 @@ The ``P = T - 1`` latent actions are projected to the head's width and preceded 
   unit length with canonical sign ``w >= 0``), vertical FoV of the input image (1, radians);
 - head B, on the scale token: the clip's metric scale ``s = exp(output)`` (exp activation).
 
+With ``camera_fov_input`` the head is also told the camera's vertical FoV (of the model input,
+from the calibration): :class:`CameraFovEmbedding` adds its embedding to every token.
+
 Scale decoupling (paper): ``s = mean_i ||t_i||`` over the clip's metric translations and
 ``t~_i = t_i / max(s, 1)``; metric translation is ``t~ * max(s, 1)`` (metres).
 
@@ -17,6 +20,8 @@ camera ``t``'s frame (driving forward is about ``+z``); quaternions are ``(x, y,
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -26,6 +31,42 @@ from la_pose_core.model.config import LAPoseConfig
 from la_pose_core.model.layers import MLP, TransformerBlock, init_transformer_weights
 
 INPUT_NORMS = ("none", "batch")
+# log tan(fov / 2) is centred on a 45-degree camera and scaled by the half-width of the
+# synthetic drives' 30-60 degree range (about -1.1 .. 0.9 over it)
+_LOG_TAN_CENTRE = math.log(math.tan(math.radians(45.0) / 2))
+_LOG_TAN_HALF_RANGE = 0.384
+
+
+class CameraFovEmbedding(nn.Module):
+    """``(B,)`` vertical FoV of the model input (radians; NaN: unknown) -> ``(B, 1, D)``.
+
+    A known FoV is embedded linearly in ``log tan(fov / 2)`` (a focal length's log, up to a
+    constant), an unknown one is a learned vector. All start at zero, so adding the embedding
+    to a trained head leaves its outputs unchanged until it learns to use the FoV. In training
+    the share ``dropout`` of the clips is treated as unknown, so that embedding is trained too.
+    """
+
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"pose_head.camera_fov_dropout must be in [0, 1), got {dropout}")
+        self.dropout = dropout
+        self.known = nn.Linear(1, dim)
+        self.unknown = nn.Parameter(torch.zeros(dim))  # (D,)
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.known.weight)
+        nn.init.zeros_(self.known.bias)
+        nn.init.zeros_(self.unknown)
+
+    def forward(self, camera_fov: Tensor) -> Tensor:
+        known = camera_fov == camera_fov  # (B,) False where NaN
+        if self.training and self.dropout > 0:
+            known = known & (torch.rand(known.shape, device=known.device) >= self.dropout)
+        safe = torch.where(known, camera_fov, torch.full_like(camera_fov, math.pi / 4))  # (B,)
+        feature = (torch.log(torch.tan(0.5 * safe)) - _LOG_TAN_CENTRE) / _LOG_TAN_HALF_RANGE
+        embedded = self.known(feature[:, None])  # (B, D)
+        return torch.where(known[:, None], embedded, self.unknown)[:, None]  # (B, 1, D)
 
 
 def _input_norm(dim: int, norm: str) -> nn.Module | None:
@@ -52,14 +93,23 @@ class PoseHead(nn.Module):
         self.norm = nn.LayerNorm(cfg.dim)
         self.pair_head = MLP(cfg.dim, cfg.dim, out=3 + 4 + 1)
         self.scale_head = MLP(cfg.dim, cfg.dim, out=1)
+        self.camera_fov = (
+            CameraFovEmbedding(cfg.dim, cfg.camera_fov_dropout) if cfg.camera_fov_input else None
+        )
         self.apply(init_transformer_weights)
         nn.init.trunc_normal_(self.scale_token, std=0.02)
+        if self.camera_fov is not None:
+            self.camera_fov.reset_parameters()
 
-    def forward(self, latent_actions: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self, latent_actions: Tensor, camera_fov: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Pose of every pair of a clip (or of a streaming window).
 
         Args:
             latent_actions: ``(B, P, d)`` latent actions ``a_0..a_{P-1}``, ``P >= 1``.
+            camera_fov: ``(B,)`` vertical FoV of the model input, radians, NaN where unknown;
+                None: unknown for all. Read only by a head with ``camera_fov_input``.
         Returns a dict:
             ``translation_normalized`` ``(B, P, 3)``: ``t~`` of ``cam_t_from_cam_{t+1}``.
             ``quaternion`` ``(B, P, 4)``: rotation of ``cam_t_from_cam_{t+1}``, ``(x, y, z, w)``,
@@ -76,6 +126,10 @@ class PoseHead(nn.Module):
         pair_tokens = self.input_proj(latent_actions)  # (B, P, D)
         scale_token = self.scale_token.expand(batch, 1, -1)  # (B, 1, D)
         x = torch.cat((scale_token, pair_tokens), dim=1)  # (B, 1 + P, D)
+        if self.camera_fov is not None:
+            if camera_fov is None:
+                camera_fov = latent_actions.new_full((batch,), math.nan)
+            x = x + self.camera_fov(camera_fov.to(x.dtype))  # (B, 1 + P, D)
         positions = torch.arange(1 + pairs, device=x.device)  # (1 + P,)
         for block in self.blocks:
             x = block(x, positions)  # (B, 1 + P, D)

@@ -40,6 +40,7 @@ length of the streaming window); any length works for the tokenizer.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -313,7 +314,7 @@ class PosttrainStage(Stage):
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
         problems = super().config_problems(config, init)
         if "posttrainer" in init.modules:
-            problems += _sections_differ(config, init.config, ("pose_head",))
+            problems += _pose_head_problems(config, init.config)
         try:
             _inverse_dynamics_of(init)
         except ValueError as error:
@@ -324,7 +325,7 @@ class PosttrainStage(Stage):
         model = LAPosePosttrainer(config, InverseDynamics(config), freeze_backbone=True)
         if init is not None:
             if "posttrainer" in init.modules:
-                model.load_state_dict(init.modules["posttrainer"].state_dict())
+                _load_posttrainer(model, init.modules["posttrainer"])
             else:
                 model.inverse_dynamics.load_state_dict(_inverse_dynamics_of(init).state_dict())
         model.freeze_backbone(not options.finetune_backbone)
@@ -366,9 +367,10 @@ class PosttrainStage(Stage):
             batch[name].to(device, non_blocking=True) if name in batch else None
             for name in ("frames", "latent_actions")
         )  # (B, T, 3, H, W), (B, T-1, d)
+        camera_fov = clip_camera_fov(batch["fov"], dt.shape[0]).to(device)  # (B,)
         if latents is not None:
-            return model(None, dt, targets, latent_actions=latents)
-        return model(frames, dt, targets)
+            return model(None, dt, targets, latent_actions=latents, camera_fov=camera_fov)
+        return model(frames, dt, targets, camera_fov=camera_fov)
 
     def unfiltered_loss(self, outputs: dict[str, Tensor]) -> Tensor | None:
         """The part of ``outputs["loss"]`` the outlier filter never drops (none here)."""
@@ -408,6 +410,35 @@ class VirtualActionStage(PosttrainStage):
 
 
 VIRTUAL_ACTION_STAGE = VirtualActionStage()
+
+
+def _pose_head_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
+    """Why a post-training ``init``'s head cannot continue in a run with ``config``. A head may
+    gain the camera FoV input: its embedding starts at zero, so the outputs start unchanged."""
+    mine, theirs = config.pose_head, init.pose_head
+    if mine.camera_fov_input and not theirs.camera_fov_input:
+        theirs = dataclasses.replace(
+            theirs, camera_fov_input=True, camera_fov_dropout=mine.camera_fov_dropout
+        )
+    return [] if mine == theirs else [f"pose_head: run {mine!r} vs --init {theirs!r}"]
+
+
+def _load_posttrainer(model: nn.Module, init: nn.Module) -> None:
+    """``init``'s weights into ``model``; only a camera FoV embedding new to the head may be
+    missing from them (it keeps its zero start)."""
+    missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
+    new = [key for key in missing if not key.startswith("pose_head.camera_fov.")]
+    if new or unexpected:
+        raise ValueError(f"--init does not fit: missing {new}, unexpected {list(unexpected)}")
+
+
+def clip_camera_fov(fov: Tensor | float, clips: int) -> Tensor:
+    """A batch's ``fov`` (a scalar, ``(B,)`` per clip or ``(B, P)`` per pair; radians) ->
+    ``(B,)`` float32: each clip's camera FoV, the pose head's ``camera_fov`` input."""
+    fov = torch.as_tensor(fov, dtype=torch.float32)
+    if fov.ndim == 2:
+        fov = fov[:, 0]
+    return fov.expand(clips) if fov.ndim == 0 else fov
 
 
 def _check_posed(batch: dict[str, Any], stage: str) -> None:

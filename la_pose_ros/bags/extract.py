@@ -51,6 +51,7 @@ from la_pose_ros.bags.reader import (
     IMAGE_TYPES,
     POSE_TYPES,
     choose_topic,
+    first_camera_info,
     iter_images,
     open_bag,
     read_poses,
@@ -172,13 +173,6 @@ def intrinsics_after(message, crop: tuple, size: tuple[int, int]) -> CameraIntri
 def thumbnail(image: np.ndarray) -> np.ndarray:
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return cv2.resize(grey, (64, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
-def first_camera_info(reader):
-    for connection, _, rawdata in reader.messages():
-        if connection.msgtype == "sensor_msgs/msg/CameraInfo":
-            return reader.deserialize(rawdata, connection.msgtype)
-    return None
 
 
 def pose_lookup(reader, options: ExtractOptions):

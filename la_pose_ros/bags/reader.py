@@ -130,3 +130,11 @@ def read_poses(reader: AnyReader, topic: str) -> tuple[np.ndarray, np.ndarray]:
     if not poses:
         raise BadBag(f"pose topic {topic} has no messages")
     return np.asarray(stamps), np.stack(poses)
+
+
+def first_camera_info(reader):
+    """The bag's first sensor_msgs/CameraInfo message (any topic), or None."""
+    for connection, _, rawdata in reader.messages():
+        if connection.msgtype == "sensor_msgs/msg/CameraInfo":
+            return reader.deserialize(rawdata, connection.msgtype)
+    return None

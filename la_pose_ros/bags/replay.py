@@ -42,6 +42,7 @@ from la_pose_ros.bags.reader import (
     POSE_TYPES,
     BadBag,
     choose_topic,
+    first_camera_info,
     iter_images,
     open_bag,
     read_poses,
@@ -171,6 +172,7 @@ def replay_bag(
         )
         model = ModelSettings(str(checkpoint), device, precision, runtime, onnx_dir)
         estimator, pipeline, refinement = replay_pipeline(model, settings, refinement, output_rate)
+        pipeline.set_camera_info(first_camera_info(reader))  # the camera's FoV, if the bag has it
         with BagWriter(out_bag, "mcap", overwrite) as bag:
             replayed = replay_images(reader, topic, pipeline, bag)
             copied = copy_input(reader, bag)

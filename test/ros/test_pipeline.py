@@ -147,3 +147,33 @@ def test_camera_rate_pipeline_publishes_every_frame_after_the_warm_up(kitti_samp
     assert len(outputs[19].messages["path"].poses) == 16
     pipeline.reset()
     assert pipeline.process(image_message(sequence.image(0), Time(sec=5), "camera")) is not None
+
+
+def test_the_camera_info_gives_every_stream_the_model_input_fov(kitti_sample, tmp_path):
+    """A valid CameraInfo tells the estimator (and each camera-rate stream, forked before or
+    after) the vertical FoV of the model input; an invalid one or none makes it unknown."""
+    from sensor_msgs.msg import CameraInfo
+
+    from la_pose_core.geometry import input_vertical_fov
+
+    sequence = KittiSequence(kitti_sample)
+    estimator = PoseEstimator.from_checkpoint(str(write_test_checkpoint(tmp_path / "t.pt")), "cpu")
+    settings = NodeSettings(output_rate=OutputRateConfig(mode="camera"))
+    pipeline = OdometryPipeline(estimator, settings)
+    for index in range(3):
+        pipeline.process(stamped(sequence.image(index), 100.0 + 0.1 * index))
+    info = CameraInfo(width=1241, height=376)
+    info.k = [718.856, 0.0, 620.5, 0.0, 718.856, 188.0, 0.0, 0.0, 1.0]
+    pipeline.set_camera_info(info)
+    config = estimator.config
+    expected = input_vertical_fov(718.856, 376, 1241, config.image_height, config.image_width)
+    for index in range(3, 12):
+        pipeline.process(stamped(sequence.image(index), 100.0 + 0.1 * index))
+    streams = pipeline.estimator.streams
+    assert len(streams) > 1
+    assert all(s.camera_fov == pytest.approx(expected) for s in [*streams, pipeline.estimator])
+    info.k[4] = float("nan")
+    pipeline.set_camera_info(info)
+    assert all(s.camera_fov is None for s in streams)
+    pipeline.set_camera_info(None)
+    assert pipeline.estimator.camera_fov is None

@@ -11,7 +11,8 @@ from la_pose_core.model.lapose import LAPosePosttrainer
 
 TINY = get_config("tiny")
 # the shipped model's features at test size: frozen XFeat, a two-level cost volume, batch norms
-# on the action code and the head input (eval mode: running statistics, here random)
+# on the action code and the head input (eval mode: running statistics, here random), the
+# camera FoV input of the head (its embedding, here random)
 TINY_XFEAT = dataclasses.replace(
     TINY,
     name="tiny_xfeat",
@@ -24,17 +25,22 @@ TINY_XFEAT = dataclasses.replace(
         normalized_bottleneck=True,
         code_norm="batch",
     ),
-    pose_head=dataclasses.replace(TINY.pose_head, input_norm="batch"),
+    pose_head=dataclasses.replace(TINY.pose_head, input_norm="batch", camera_fov_input=True),
 )
 CONFIGS = {"tiny": TINY, "tiny_xfeat": TINY_XFEAT}
 
 
 def _randomise_batch_norms(model: torch.nn.Module) -> None:
-    """Running statistics away from (0, 1), so that the exported graphs must carry them."""
+    """Running statistics away from (0, 1), and a camera FoV embedding away from its zero
+    start, so that the exported graphs must carry them."""
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
+    if model.pose_head.camera_fov is not None:
+        with torch.no_grad():
+            for parameter in model.pose_head.camera_fov.parameters():
+                parameter.normal_()
 
 
 def write_checkpoint(path, config, seed: int = 0):

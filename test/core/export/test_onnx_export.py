@@ -60,11 +60,12 @@ def test_the_estimator_on_onnxruntime_gives_torch_trajectory(
         runtime: PoseEstimator.from_checkpoint(str(checkpoint), "cpu", runtime=runtime)
         for runtime in ("torch", "onnxruntime")
     }  # onnxruntime: the export beside the checkpoint, by default
+    sequence = KittiSequence(kitti_sample)
     for estimator in estimators.values():
         streaming = dataclasses.replace(estimator.config.streaming, mirror_average=mirror_average)
         estimator.set_streaming(streaming)
+        estimator.set_camera_intrinsics(sequence.intrinsics)  # read by tiny_xfeat's head
     assert estimators["onnxruntime"].runtime == "onnxruntime"
-    sequence = KittiSequence(kitti_sample)
     results = {name: [] for name in estimators}
     for index in range(0, 90, 5):  # 18 frames at 2 fps, every one used: the window (6) slides
         for name, estimator in estimators.items():

@@ -186,3 +186,41 @@ def test_mirror_averaging_is_the_mean_of_the_frames_and_their_mirror_image():
         assert abs(np.dot(af.quaternion, mirror_quaternion(a.quaternion))) == pytest.approx(1.0)
         np.testing.assert_allclose(a.latent, p.latent, atol=1e-6)  # the unflipped view's code
     assert not np.allclose(averaged[-1].translation, plain[-1].translation, atol=1e-4)
+
+
+def test_the_camera_fov_from_the_intrinsics_reaches_the_pose_head():
+    """A head with ``camera_fov_input`` is told the model input's vertical FoV, computed from
+    the full image's intrinsics; streaming and clip mode agree on it; unknown is NaN."""
+    from la_pose_core.data.kitti import CameraIntrinsics
+    from la_pose_core.geometry import input_vertical_fov
+
+    head_config = dataclasses.replace(CONFIG.pose_head, camera_fov_input=True)
+    config = dataclasses.replace(CONFIG, pose_head=head_config)
+    torch.manual_seed(0)
+    head = PoseHead(config)
+    for parameter in head.camera_fov.parameters():
+        torch.nn.init.normal_(parameter)
+    estimator = PoseEstimator(InverseDynamics(config), head, config, device="cpu")
+    assert torch.isnan(estimator.camera_fov_tensor(2)).all()
+    intrinsics = CameraIntrinsics(fx=600.0, fy=600.0, cx=60.0, cy=25.0, width=120, height=50)
+    estimator.set_camera_intrinsics(intrinsics)
+    expected = input_vertical_fov(600.0, 50, 120, config.image_height, config.image_width)
+    assert estimator.camera_fov == pytest.approx(expected)
+    frames, stamps = images(config.clip_len), jittered_stamps(config.clip_len)
+
+    def last_quaternion(fov):
+        estimator.set_camera_fov(fov)
+        estimator.reset()
+        results = [
+            estimator.step(image, stamp) for image, stamp in zip(frames, stamps, strict=True)
+        ]
+        return results[-1].quaternion
+
+    narrow = last_quaternion(expected)
+    assert estimator.camera_fov == pytest.approx(expected)  # reset keeps the camera's FoV
+    clip = estimator.run_clip(frames, stamps)
+    np.testing.assert_allclose(narrow, clip["quaternion"][-1], rtol=0, atol=1e-5)
+    assert not np.allclose(narrow, last_quaternion(1.2), atol=1e-4)
+    assert not np.allclose(narrow, last_quaternion(None), atol=1e-4)
+    with pytest.raises(ValueError, match="camera FoV"):
+        estimator.set_camera_fov(4.0)

@@ -194,3 +194,54 @@ def test_batch_input_norm_lets_the_head_see_small_differences_between_pairs():
                 config, pose_head=dataclasses.replace(config.pose_head, input_norm="layer")
             )
         )
+
+
+def camera_fov_config(dropout: float = 0.1):
+    head = dataclasses.replace(CONFIG.pose_head, camera_fov_input=True, camera_fov_dropout=dropout)
+    return dataclasses.replace(CONFIG, pose_head=head)
+
+
+def test_the_camera_fov_embedding_starts_at_zero_so_a_trained_head_keeps_its_outputs():
+    torch.manual_seed(0)
+    plain = PoseHead(CONFIG).eval()
+    with_fov = PoseHead(camera_fov_config()).eval()
+    missing, unexpected = with_fov.load_state_dict(plain.state_dict(), strict=False)
+    assert (
+        sorted(missing)
+        == ["camera_fov.known.bias", "camera_fov.known.weight", "camera_fov.unknown"]
+        and not unexpected
+    )
+    actions = torch.randn(2, 4, CONFIG.inverse_dynamics.dim)
+    with torch.no_grad():
+        before = plain(actions)["translation"]
+        for fov in (torch.tensor([0.5, 1.0]), torch.tensor([math.nan, 0.7]), None):
+            torch.testing.assert_close(with_fov(actions, fov)["translation"], before)
+
+
+def test_the_head_tells_cameras_apart_by_fov_and_unknown_is_its_own_embedding():
+    torch.manual_seed(0)
+    head = PoseHead(camera_fov_config()).eval()
+    for parameter in head.camera_fov.parameters():
+        torch.nn.init.normal_(parameter)
+    actions = torch.randn(1, 3, CONFIG.inverse_dynamics.dim).expand(3, -1, -1)  # one clip x3
+    with torch.no_grad():
+        fovs = torch.tensor([math.radians(30), math.radians(60), math.nan])  # (3,)
+        quaternion = head(actions, fovs)["quaternion"]  # (3, P, 4)
+        unknown = head(actions[:1])["quaternion"]  # camera_fov None
+        plain = PoseHead(CONFIG)  # a head without the input ignores a given FoV
+        torch.testing.assert_close(plain(actions, fovs)["scale"], plain(actions)["scale"])
+    assert (quaternion[0] - quaternion[1]).abs().max() > 1e-3
+    torch.testing.assert_close(quaternion[2:], unknown)
+
+
+def test_in_training_the_given_share_of_clips_has_an_unknown_fov():
+    torch.manual_seed(0)
+    embedding = PoseHead(camera_fov_config(dropout=0.25)).camera_fov
+    for parameter in embedding.parameters():
+        torch.nn.init.normal_(parameter)
+    fovs = torch.full((4000,), 0.7)
+    unknown = (embedding.train()(fovs)[:, 0] == embedding.unknown).all(dim=-1)  # (B,)
+    assert float(unknown.float().mean()) == pytest.approx(0.25, abs=0.03)
+    assert not (embedding.eval()(fovs)[:, 0] == embedding.unknown).all(dim=-1).any()
+    with pytest.raises(ValueError, match="camera_fov_dropout"):
+        PoseHead(camera_fov_config(dropout=1.0))

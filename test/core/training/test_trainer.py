@@ -265,3 +265,18 @@ def test_virtual_actions_run_a_stage_of_their_own():
     virtual = posttrain.for_options(dataclasses.replace(plain, virtual_actions="encoder.pt"))
     assert isinstance(virtual, VirtualActionStage) and virtual.name == "posttrain"
     assert get_stage("pretrain").for_options(plain) is get_stage("pretrain")
+
+
+def test_a_trained_head_can_gain_the_camera_fov_input_and_learns_to_use_it(tmp_path, tiny_shards):
+    """Post-training from a head without the FoV input: its weights load, the new embedding
+    starts at zero and is trained on the clips' FoVs; any other change of the head is refused."""
+    Trainer(options(tmp_path, tiny_shards, name="plain", steps=2)).run()
+    init = str(tmp_path / "plain" / MODEL_FILE)
+    head = dataclasses.replace(TINY.pose_head, camera_fov_input=True, camera_fov_dropout=0.0)
+    config = dataclasses.replace(TINY, pose_head=head)
+    Trainer(options(tmp_path, tiny_shards, name="fov", init=init, config=config)).run()
+    trained = state(tmp_path / "fov" / MODEL_FILE, "posttrainer")
+    assert trained["pose_head.camera_fov.known.weight"].abs().max() > 0
+    deeper = dataclasses.replace(TINY, pose_head=dataclasses.replace(head, depth=head.depth + 1))
+    with pytest.raises(ValueError, match="pose_head"):
+        Trainer(options(tmp_path, tiny_shards, name="deeper", init=init, config=deeper)).run()
