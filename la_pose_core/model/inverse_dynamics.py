@@ -258,6 +258,20 @@ class InverseDynamics(nn.Module):
         }
 
 
+def grown_state_dict(state: dict[str, Tensor], module: InverseDynamics) -> dict[str, Tensor]:
+    """``state`` of an inverse dynamics model with fewer cost-volume levels
+    (``correlation_levels``), made to fit ``module``: the patch embedding's weights for the new
+    levels' channels (after the old ones) are zero, so ``module`` starts with the old model's
+    latent actions and fine-tuning teaches it to use the longer reach. Unchanged otherwise."""
+    weight = state.get("patch_embed.weight")  # (d, C_old, k, k)
+    target = module.patch_embed.weight  # (d, C, k, k)
+    if weight is None or weight.shape[1] >= target.shape[1]:
+        return state
+    grown = target.new_zeros(target.shape)
+    grown[:, : weight.shape[1]] = weight
+    return {**state, "patch_embed.weight": grown}
+
+
 def _check_frame_features(module: InverseDynamics, incompatible_keys) -> None:
     """After loading a checkpoint: its frozen XFeat weights must be the installed ones."""
     stored = bytes(module.frame_encoder_fingerprint.tolist()).hex()

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from la_pose_core.evaluation.dynamics_check import dynamics_measures
 from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig
-from la_pose_core.model.inverse_dynamics import InverseDynamics
+from la_pose_core.model.inverse_dynamics import InverseDynamics, grown_state_dict
 from la_pose_core.model.lapose import LAPosePosttrainer, LAPosePretrainer
 from la_pose_core.model.targets import PoseTargets
 from la_pose_core.model.tokenizer import Tokenizer
@@ -312,7 +312,9 @@ class PosttrainStage(Stage):
         return self if options.virtual_actions is None else VIRTUAL_ACTION_STAGE
 
     def config_problems(self, config: LAPoseConfig, init: Checkpoint) -> list[str]:
-        problems = super().config_problems(config, init)
+        sections = tuple(name for name in self.init_sections if name != "inverse_dynamics")
+        problems = _sections_differ(config, init.config, sections)
+        problems += _backbone_problems(config, init.config)
         if "posttrainer" in init.modules:
             problems += _pose_head_problems(config, init.config)
         try:
@@ -327,7 +329,10 @@ class PosttrainStage(Stage):
             if "posttrainer" in init.modules:
                 _load_posttrainer(model, init.modules["posttrainer"])
             else:
-                model.inverse_dynamics.load_state_dict(_inverse_dynamics_of(init).state_dict())
+                backbone = _inverse_dynamics_of(init).state_dict()
+                model.inverse_dynamics.load_state_dict(
+                    grown_state_dict(backbone, model.inverse_dynamics)
+                )
         model.freeze_backbone(not options.finetune_backbone)
         # The action bottleneck feeds the forward dynamics model only, not the pose head: it
         # stays as pretrained (DDP also needs every trainable parameter to get a gradient).
@@ -412,6 +417,16 @@ class VirtualActionStage(PosttrainStage):
 VIRTUAL_ACTION_STAGE = VirtualActionStage()
 
 
+def _backbone_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
+    """Why ``init``'s inverse dynamics model cannot serve a post-training with ``config``. It
+    may gain cost-volume levels (:func:`~la_pose_core.model.inverse_dynamics.grown_state_dict`;
+    train them with ``--finetune-backbone``)."""
+    mine, theirs = config.inverse_dynamics, init.inverse_dynamics
+    if theirs.correlation_radius > 0 and mine.correlation_levels > theirs.correlation_levels:
+        theirs = dataclasses.replace(theirs, correlation_levels=mine.correlation_levels)
+    return [] if mine == theirs else [f"inverse_dynamics: run {mine!r} vs --init {theirs!r}"]
+
+
 def _pose_head_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
     """Why a post-training ``init``'s head cannot continue in a run with ``config``. A head may
     gain the camera FoV input: its embedding starts at zero, so the outputs start unchanged."""
@@ -425,8 +440,13 @@ def _pose_head_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
 
 def _load_posttrainer(model: nn.Module, init: nn.Module) -> None:
     """``init``'s weights into ``model``; only a camera FoV embedding new to the head may be
-    missing from them (it keeps its zero start)."""
-    missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
+    missing from them (it keeps its zero start), and new cost-volume levels start at zero."""
+    prefix = "inverse_dynamics."
+    state = init.state_dict()
+    backbone = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    grown = grown_state_dict(backbone, model.inverse_dynamics)
+    state.update({prefix + k: v for k, v in grown.items()})
+    missing, unexpected = model.load_state_dict(state, strict=False)
     new = [key for key in missing if not key.startswith("pose_head.camera_fov.")]
     if new or unexpected:
         raise ValueError(f"--init does not fit: missing {new}, unexpected {list(unexpected)}")

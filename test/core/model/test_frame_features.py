@@ -141,3 +141,42 @@ def test_streaming_equals_clip_mode_with_xfeat(config):
     clip = estimator.run_clip(frames, stamps)
     streamed = np.stack([r.latent for r in results[1:]])
     np.testing.assert_allclose(streamed, clip["bottleneck_codes"], rtol=0, atol=1e-4)
+
+
+def test_a_backbone_grown_by_a_cost_volume_level_starts_with_the_old_latent_actions():
+    """``grown_state_dict``: the new level's patch-embedding weights are zero, so the grown
+    model gives the old latent actions until fine-tuning teaches it the longer reach."""
+    from la_pose_core.model.inverse_dynamics import grown_state_dict
+
+    torch.manual_seed(0)
+    old = InverseDynamics(XFEAT_MOTION_TINY).eval()
+    grown = InverseDynamics(XFEAT_PYRAMID_TINY).eval()
+    grown.load_state_dict(grown_state_dict(old.state_dict(), grown))
+    frames = torch.rand(2, TINY.clip_len, 3, TINY.image_height, TINY.image_width)
+    with torch.no_grad():
+        expected, found = old(frames)["latent_actions"], grown(frames)["latent_actions"]
+        torch.testing.assert_close(found, expected, rtol=0, atol=1e-5)
+        new_level = slice(old.patch_embed.weight.shape[1], None)
+        grown.patch_embed.weight[:, new_level].normal_()  # now the new level reaches the tokens
+        assert not torch.allclose(grown(frames)["latent_actions"], expected, atol=1e-3)
+    state = grown.state_dict()
+    assert grown_state_dict(state, grown) is state  # nothing to grow
+
+
+def test_post_training_may_grow_the_backbone_by_levels_but_not_otherwise():
+    from types import SimpleNamespace
+
+    from la_pose_core.training.stages import get_stage
+
+    stage = get_stage("posttrain")
+    init = SimpleNamespace(config=XFEAT_MOTION_TINY, modules={"inverse_dynamics": None})
+    assert stage.config_problems(XFEAT_PYRAMID_TINY, init) == []
+    shrunk = SimpleNamespace(config=XFEAT_PYRAMID_TINY, modules={"inverse_dynamics": None})
+    assert "inverse_dynamics" in stage.config_problems(XFEAT_MOTION_TINY, shrunk)[0]
+    wider = dataclasses.replace(
+        XFEAT_PYRAMID_TINY,
+        inverse_dynamics=dataclasses.replace(
+            XFEAT_PYRAMID_TINY.inverse_dynamics, depth=XFEAT_TINY.inverse_dynamics.depth + 1
+        ),
+    )
+    assert "inverse_dynamics" in stage.config_problems(wider, init)[0]
