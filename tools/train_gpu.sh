@@ -12,7 +12,7 @@
 # stage's wall time, to size the next run. Like the recipe it stops and continues: run it again
 # with the same OUT and finished stages are skipped, an interrupted one resumes from its last.pt.
 # Results: OUT/work/results/ (probe, bench_accuracy of each head), the shipped candidate at
-# OUT/model.pt (post_finetuned2_head, as the CPU recipe ships).
+# OUT/model.pt (post_shipped_head, as the CPU recipe ships).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: tools/train_gpu.sh OUT}
@@ -30,4 +30,4 @@ tools/train_model.sh "$OUT/work" cuda 2>&1 | while IFS= read -r line; do
   if [[ $line == "[train_model]"* ]]; then echo "$(($(date +%s) - started)) s  $line" >> "$OUT/timings.txt"; fi
 done
 echo "$(($(date +%s) - started)) s  finished" >> "$OUT/timings.txt"
-cp "$OUT/work/post_finetuned2_head/model.pt" "$OUT/model.pt"
+cp "$OUT/work/post_shipped_head/model.pt" "$OUT/model.pt"

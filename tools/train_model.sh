@@ -10,7 +10,8 @@
 #   1. 24 synthetic drives, seeds 0-23 (300 frames at 10 Hz, 256x128; turns at crossings,
 #      stops, lane changes, reversing in every third drive, every other drive grey, FoV and
 #      speed by seed). Seeds 300-999 are reserved for evaluation and never used here.
-#      Two more drives (seeds 24-25, same recipe) are held out for validation.
+#      Two more drives (seeds 24-25, same recipe) are held out for validation, and 24 more
+#      (seeds 26-49) join the last head only.
 #   2. 8-frame clips at 1-4 fps from each drive, as shards (validation: val_shards/), and
 #      unlabelled real clips (real_shards/: nuScenes street drives a and b at 1-2 fps, the
 #      Udacity highway clip at 1-4 fps; nuScenes c, the parking lot, stays for evaluation).
@@ -21,13 +22,15 @@
 #      post_frozen (the method: pretrained backbone frozen), post_finetuned (pretrained
 #      backbone fine-tuned with a new head for STEPS_POSTTRAIN steps, then its head trained on
 #      in post_finetuned_head, backbone frozen), post_finetuned2 (fine-tuned again from that,
-#      now with a head that knows the metric scale) and post_finetuned2_head (its head again:
-#      the shipped model), post_random (a random frozen backbone: the ablation).
+#      now with a head that knows the metric scale), post_finetuned2_head (its head again)
+#      and post_shipped_head (that head trained on over all 48 drives and told the camera's
+#      FoV: the shipped model),
+#      post_random (a random frozen backbone: the ablation).
 #      VIRTUAL_ROTATION=0.5 lets pretraining and the fine-tunings see half of their clips
 #      from virtually yawed cameras (--virtual-rotation, exact labels).
 #   4. `la-pose probe` of the pretrained backbone and benchmarks/bench_accuracy.py of the heads.
 # Figures land in WORK_DIR/results/; the README says which model ships and why. With SHIP=1 the
-# shipped variant, post_finetuned2_head, is copied to models/la_pose_demo.pt at the end.
+# shipped variant, post_shipped_head, is copied to models/la_pose_demo.pt at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LA_POSE=.venv/bin/la-pose
@@ -77,6 +80,9 @@ drive_and_shards() {
 }
 for seed in $(seq 0 23); do drive_and_shards "$seed" "$WORK/shards"; done
 for seed in 24 25; do drive_and_shards "$seed" "$WORK/val_shards"; done
+# 24 more drives (seeds 26-49, same recipe) for the last head only (README, "More drives for
+# the head")
+for seed in $(seq 26 49); do drive_and_shards "$seed" "$WORK/shards_extra"; done
 VAL=(--val-data "$WORK/val_shards" --val-every 200)
 VR=(--virtual-rotation "$VIRTUAL_ROTATION" --mirror "$MIRROR")
 
@@ -119,23 +125,35 @@ train pretrain "$WORK/pre" UNLABELLED --init "$WORK/tok/model.pt" --config compa
   --batch-size "$BATCH_PRETRAIN" "${VAL[@]}" "${VR[@]}"
 # --config compact: the pose head's settings (its rotation loss) come from the preset, not from
 # the pretraining checkpoint
-HEAD=(--config compact --steps "$STEPS_HEAD" --batch-size "$BATCH_HEAD" --cache-latents
+HEAD_TRAINING=(--steps "$STEPS_HEAD" --batch-size "$BATCH_HEAD" --cache-latents
   --val-data "$WORK/val_shards" --val-every 2000 --mirror "$MIRROR")
+HEAD=(--config compact "${HEAD_TRAINING[@]}")
 train posttrain "$WORK/post_frozen" LABELLED --init "$WORK/pre/model.pt" "${HEAD[@]}"
 train posttrain "$WORK/post_finetuned" LABELLED --init "$WORK/pre/model.pt" --config compact --finetune-backbone \
   --steps "$STEPS_POSTTRAIN" --batch-size "$BATCH_POSTTRAIN" --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned_head" LABELLED --init "$WORK/post_finetuned/model.pt" "${HEAD[@]}"
-# a second fine-tuning, now from a head that has learned the metric scale, then its head again:
-# the shipped model (README, "Why the step length was not learned")
+# a second fine-tuning, now from a head that has learned the metric scale, then its head again
+# (README, "Why the step length was not learned")
 train posttrain "$WORK/post_finetuned2" LABELLED --init "$WORK/post_finetuned_head/model.pt" --config compact \
   --finetune-backbone --steps "$STEPS_POSTTRAIN" --batch-size "$BATCH_POSTTRAIN" --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned2_head" LABELLED --init "$WORK/post_finetuned2/model.pt" "${HEAD[@]}"
+# the shipped model: that head trained 16000 more steps on all 48 drives and told each camera's
+# FoV (pose_head.camera_fov_input; README, "More drives for the head, and the camera's FoV")
+ALL_DRIVES=("$WORK/shards" "$WORK/shards_extra")
+FOV_CONFIG="$WORK/compact_camera_fov.json"  # the compact preset with that one field changed
+"$PYTHON" -c 'import json, sys
+from la_pose_core.model.config import compact_config
+config = compact_config().to_dict()
+config["pose_head"]["camera_fov_input"] = True
+json.dump(config, open(sys.argv[1], "w"), indent=1)' "$FOV_CONFIG"
+train posttrain "$WORK/post_shipped_head" ALL_DRIVES --init "$WORK/post_finetuned2_head/model.pt" \
+  --config "$FOV_CONFIG" "${HEAD_TRAINING[@]}"
 train posttrain "$WORK/post_random" LABELLED "${HEAD[@]}"
 
 if [[ ! -f "$WORK/results/probe_pre.json" ]]; then  # ridge probe + forward-dynamics check
   "$LA_POSE" probe --checkpoint "$WORK/pre/model.pt" --out "$WORK/results/probe_pre.json" > /dev/null
 fi
-for run in post_frozen post_finetuned2_head post_random; do
+for run in post_frozen post_finetuned2_head post_shipped_head post_random; do
   if [[ ! -f "$WORK/results/$run/accuracy.json" ]]; then
     "$LA_POSE" probe --checkpoint "$WORK/$run/model.pt" --out "$WORK/results/probe_$run.json" \
       > /dev/null
@@ -144,7 +162,7 @@ for run in post_frozen post_finetuned2_head post_random; do
   fi
 done
 if [[ "${SHIP:-0}" == 1 ]]; then
-  cp "$WORK/post_finetuned2_head/model.pt" models/la_pose_demo.pt
-  echo "[train_model] shipped $WORK/post_finetuned2_head/model.pt as models/la_pose_demo.pt"
+  cp "$WORK/post_shipped_head/model.pt" models/la_pose_demo.pt
+  echo "[train_model] shipped $WORK/post_shipped_head/model.pt as models/la_pose_demo.pt"
 fi
 echo "[train_model] done: figures in $WORK/results/"
