@@ -178,9 +178,18 @@ def main() -> None:
         default=None,
         help="average each pair with the mirrored frames' (default: the checkpoint's)",
     )
+    parser.add_argument(
+        "--camera-fov",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tell the model each camera's FoV from its calibration (read by a head with "
+        "pose_head.camera_fov_input); --no-camera-fov: unknown, as for a node without CameraInfo",
+    )
     parser.add_argument("--out", default=str(REPO / "benchmarks/results"))
     args = parser.parse_args()
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
+    if not args.camera_fov:  # every evaluation then leaves the FoV unknown
+        estimator.set_camera_intrinsics = lambda intrinsics: estimator.set_camera_fov(None)
     streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
     if args.mirror_average is not None:
         streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
@@ -188,6 +197,7 @@ def main() -> None:
     report = {
         "checkpoint": args.checkpoint,
         "fps": args.fps,
+        "camera_fov": args.camera_fov,
         "mirror_average": streaming.mirror_average,
         "targets": TARGETS,
     }
