@@ -45,7 +45,7 @@ and kept in ``last_error``, which ``~/reset``, ``~/resume`` or 10 good frames in
     - an image of another size than the track's first frame: a new track takes a new size
       (after ``~/reset``, or a restart on a new timeline);
     - a CameraInfo with a non-finite or zero K or a zero image size: warned about once per kind
-      (per activation) and ignored, so no FoV is shown from it.
+      (per activation) and ignored, so no FoV is shown from it and the model is told none.
 
 Services (std_srvs/Trigger): ``~/reset`` restarts the odometry at the identity; ``~/pause``
 ignores images from now on; ``~/resume`` listens again and, since frames were missed, also
