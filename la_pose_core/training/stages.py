@@ -372,7 +372,7 @@ class PosttrainStage(Stage):
             batch[name].to(device, non_blocking=True) if name in batch else None
             for name in ("frames", "latent_actions")
         )  # (B, T, 3, H, W), (B, T-1, d)
-        camera_fov = clip_camera_fov(batch["fov"], dt.shape[0]).to(device)  # (B,)
+        camera_fov = targets.fov[:, 0]  # (B,) each clip's camera FoV, the head's input
         if latents is not None:
             return model(None, dt, targets, latent_actions=latents, camera_fov=camera_fov)
         return model(frames, dt, targets, camera_fov=camera_fov)
@@ -450,15 +450,6 @@ def _load_posttrainer(model: nn.Module, init: nn.Module) -> None:
     new = [key for key in missing if not key.startswith("pose_head.camera_fov.")]
     if new or unexpected:
         raise ValueError(f"--init does not fit: missing {new}, unexpected {list(unexpected)}")
-
-
-def clip_camera_fov(fov: Tensor | float, clips: int) -> Tensor:
-    """A batch's ``fov`` (a scalar, ``(B,)`` per clip or ``(B, P)`` per pair; radians) ->
-    ``(B,)`` float32: each clip's camera FoV, the pose head's ``camera_fov`` input."""
-    fov = torch.as_tensor(fov, dtype=torch.float32)
-    if fov.ndim == 2:
-        fov = fov[:, 0]
-    return fov.expand(clips) if fov.ndim == 0 else fov
 
 
 def _check_posed(batch: dict[str, Any], stage: str) -> None:
