@@ -41,6 +41,7 @@ from la_pose_core.geometry import adjacent_relative_poses, pose_from_translation
 from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.json_output import dumps
 from la_pose_core.metrics import EVAL_CLIP_LEN, evaluate_trajectory, yaw_left
+from la_pose_core.metrics.attribution import PARTS, metric_attribution
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared/data"
@@ -80,6 +81,7 @@ def evaluate_methods(estimator: PoseEstimator, sequence) -> dict[str, dict]:
     for name, trajectory in run.estimates.items():
         metrics = evaluate_trajectory(run.ground_truth, trajectory, EVAL_CLIP_LEN)
         metrics["net_yaw_deg"] = net_yaw_deg(trajectory)
+        metrics["with_truth"] = metric_attribution(run.ground_truth, trajectory)
         methods[name] = metrics
     methods[LA_POSE]["ms_per_used_frame"] = run.details[LA_POSE]["ms_per_used_frame"]
     methods["ground_truth"] = {"net_yaw_deg": net_yaw_deg(run.ground_truth)}
@@ -156,6 +158,19 @@ def table(title: str, methods: dict[str, dict]) -> str:
     for name, metrics in methods.items():
         cells = [_cell(metrics.get(key)) for key in (*COLUMNS, "net_yaw_deg")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "AUC@5 / ATE-M (m) with one part of every pair's motion taken from the truth "
+        "(`la_pose_core.metrics.attribution`):",
+        "",
+    ]
+    lines.append("| method | as estimated | " + " | ".join(PARTS) + " |")
+    lines.append("|---" * (len(PARTS) + 2) + "|")
+    for name, metrics in methods.items():
+        if "with_truth" in metrics:
+            parts = [metrics, *(metrics["with_truth"][part] for part in PARTS)]
+            cells = [f"{_cell(part['auc5'])} / {_cell(part['ate_m'])}" for part in parts]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,8 @@
 - :mod:`.skill`: per-pair skill (yaw and step-length correlation, yaw spread, rotation error,
   right-way share) that a constant-motion prior cannot win.
 - :mod:`.clips`: the per-clip evaluation of a whole trajectory (what ``la-pose metrics`` prints).
+- :mod:`.attribution`: the metrics with one part of every pair's motion (rotation, translation
+  direction, step length) taken from the truth: what an estimate loses where.
 """
 
 from la_pose_core.metrics.alignment import Alignment, umeyama_alignment
