@@ -150,6 +150,12 @@ class PoseHeadConfig:
     # trained on the share ``camera_fov_dropout`` of the training clips.
     camera_fov_input: bool = False
     camera_fov_dropout: float = 0.1
+    # With camera_fov_input: the head's x and y outputs of translation and rotation (lateral
+    # and vertical motion, pitch, yaw) are in units of image motion, multiplied by
+    # tan(fov / 2) / tan(22.5 deg) (the focal length's inverse, relative to a 45-degree camera;
+    # the head's own FoV estimate where the camera's is unknown). The shipped head's turns still
+    # depend on the camera it learned them through (turn slope 1.03 at 30 degrees, 0.87 at 60).
+    motion_in_focal_units: bool = False
 
 
 @dataclass

@@ -8,7 +8,12 @@ The ``P = T - 1`` latent actions are projected to the head's width and preceded 
 - head B, on the scale token: the clip's metric scale ``s = exp(output)`` (exp activation).
 
 With ``camera_fov_input`` the head is also told the camera's vertical FoV (of the model input,
-from the calibration): :class:`CameraFovEmbedding` adds its embedding to every token.
+from the calibration): :class:`CameraFovEmbedding` adds its embedding to every token. With
+``motion_in_focal_units`` as well, the head's x and y outputs of translation and rotation
+(lateral and vertical motion, pitch and yaw: what moves the image sideways and up or down) are
+in pixels of image motion and turned into metric directions and angles by the camera's focal
+length (:func:`focal_units`), so that one image shift means a smaller turn through a narrower
+camera by construction, not by what the head has learned of each FoV.
 
 Scale decoupling (paper): ``s = mean_i ||t_i||`` over the clip's metric translations and
 ``t~_i = t_i / max(s, 1)``; metric translation is ``t~ * max(s, 1)`` (metres).
@@ -35,6 +40,7 @@ INPUT_NORMS = ("none", "batch")
 # synthetic drives' 30-60 degree range (about -1.1 .. 0.9 over it)
 _LOG_TAN_CENTRE = math.log(math.tan(math.radians(45.0) / 2))
 _LOG_TAN_HALF_RANGE = 0.384
+_MIN_FOV, _MAX_FOV = math.radians(10.0), math.radians(120.0)  # a head's FoV estimate, clamped
 
 
 class CameraFovEmbedding(nn.Module):
@@ -59,14 +65,37 @@ class CameraFovEmbedding(nn.Module):
         nn.init.zeros_(self.known.bias)
         nn.init.zeros_(self.unknown)
 
+    def told(self, camera_fov: Tensor) -> Tensor:
+        """The ``(B,)`` FoV the head is told: in training the share ``dropout`` of the clips is
+        made unknown (NaN), so that the unknown-FoV embedding is trained too."""
+        if not (self.training and self.dropout > 0):
+            return camera_fov
+        dropped = torch.rand(camera_fov.shape, device=camera_fov.device) < self.dropout  # (B,)
+        return camera_fov.masked_fill(dropped, math.nan)
+
     def forward(self, camera_fov: Tensor) -> Tensor:
         known = camera_fov == camera_fov  # (B,) False where NaN
-        if self.training and self.dropout > 0:
-            known = known & (torch.rand(known.shape, device=known.device) >= self.dropout)
         safe = torch.where(known, camera_fov, torch.full_like(camera_fov, math.pi / 4))  # (B,)
         feature = (torch.log(torch.tan(0.5 * safe)) - _LOG_TAN_CENTRE) / _LOG_TAN_HALF_RANGE
         embedded = self.known(feature[:, None])  # (B, D)
         return torch.where(known[:, None], embedded, self.unknown)[:, None]  # (B, 1, D)
+
+
+def focal_units(camera_fov: Tensor, predicted_fov: Tensor) -> Tensor:
+    """``(B, 1, 1)`` factor ``tan(fov / 2) / tan(22.5 deg)``: image motion to angle, relative
+    to a 45-degree camera (a yaw of ``psi`` shifts the view by about ``f psi`` pixels, and the
+    focal length is ``f = (H / 2) / tan(fov / 2)``). ``fov`` is the camera's vertical FoV
+    ``camera_fov`` ``(B,)`` where known, else (NaN) the head's own estimate ``predicted_fov``
+    ``(B, P)``, its mean over the pairs (not differentiated through)."""
+    estimate = predicted_fov.detach().mean(dim=1).clamp(_MIN_FOV, _MAX_FOV)  # (B,)
+    fov = torch.where(camera_fov == camera_fov, camera_fov, estimate)  # (B,)
+    return (torch.tan(0.5 * fov) / math.tan(math.radians(45.0) / 2))[:, None, None]
+
+
+def _in_focal_units(vectors: Tensor, factor: Tensor) -> Tensor:
+    """``(B, P, >= 3)`` vectors whose x and y (the image plane's axes) are multiplied by
+    ``factor`` ``(B, 1, 1)``; z and anything after it stay."""
+    return torch.cat((vectors[..., :2] * factor, vectors[..., 2:]), dim=-1)
 
 
 def _input_norm(dim: int, norm: str) -> nn.Module | None:
@@ -96,6 +125,9 @@ class PoseHead(nn.Module):
         self.camera_fov = (
             CameraFovEmbedding(cfg.dim, cfg.camera_fov_dropout) if cfg.camera_fov_input else None
         )
+        if cfg.motion_in_focal_units and not cfg.camera_fov_input:
+            raise ValueError("pose_head.motion_in_focal_units needs pose_head.camera_fov_input")
+        self.motion_in_focal_units = cfg.motion_in_focal_units
         self.apply(init_transformer_weights)
         nn.init.trunc_normal_(self.scale_token, std=0.02)
         if self.camera_fov is not None:
@@ -129,14 +161,20 @@ class PoseHead(nn.Module):
         if self.camera_fov is not None:
             if camera_fov is None:
                 camera_fov = latent_actions.new_full((batch,), math.nan)
-            x = x + self.camera_fov(camera_fov.to(x.dtype))  # (B, 1 + P, D)
+            camera_fov = self.camera_fov.told(camera_fov.to(x.dtype))  # (B,)
+            x = x + self.camera_fov(camera_fov)  # (B, 1 + P, D)
         positions = torch.arange(1 + pairs, device=x.device)  # (1 + P,)
         for block in self.blocks:
             x = block(x, positions)  # (B, 1 + P, D)
         x = self.norm(x)  # (B, 1 + P, D)
         pair_out = self.pair_head(x[:, 1:])  # (B, P, 8)
         translation_normalized = pair_out[..., 0:3]  # (B, P, 3)
-        quaternion = F.normalize(pair_out[..., 3:7], dim=-1)  # (B, P, 4)
+        quaternion = pair_out[..., 3:7]  # (B, P, 4), not yet unit
+        if self.motion_in_focal_units:  # lateral, vertical, yaw and pitch scale with 1 / f
+            factor = focal_units(camera_fov, pair_out[..., 7])  # (B, 1, 1)
+            translation_normalized = _in_focal_units(translation_normalized, factor)
+            quaternion = _in_focal_units(quaternion, factor)
+        quaternion = F.normalize(quaternion, dim=-1)  # (B, P, 4)
         quaternion = torch.where(quaternion[..., 3:] < 0, -quaternion, quaternion)  # w >= 0
         log_scale = self.scale_head(x[:, 0])[:, 0]  # (B,)
         scale = log_scale.exp()  # (B,)

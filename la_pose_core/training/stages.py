@@ -429,12 +429,15 @@ def _backbone_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
 
 def _pose_head_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
     """Why a post-training ``init``'s head cannot continue in a run with ``config``. A head may
-    gain the camera FoV input: its embedding starts at zero, so the outputs start unchanged."""
+    gain the camera FoV input (its embedding starts at zero, so the outputs start unchanged)
+    and, with it, motion in focal units (its x and y outputs start rescaled by the FoV)."""
     mine, theirs = config.pose_head, init.pose_head
     if mine.camera_fov_input and not theirs.camera_fov_input:
         theirs = dataclasses.replace(
             theirs, camera_fov_input=True, camera_fov_dropout=mine.camera_fov_dropout
         )
+    if mine.motion_in_focal_units and not theirs.motion_in_focal_units:
+        theirs = dataclasses.replace(theirs, motion_in_focal_units=True)
     return [] if mine == theirs else [f"pose_head: run {mine!r} vs --init {theirs!r}"]
 
 

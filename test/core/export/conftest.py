@@ -12,7 +12,7 @@ from la_pose_core.model.lapose import LAPosePosttrainer
 TINY = get_config("tiny")
 # the shipped model's features at test size: frozen XFeat, a two-level cost volume, batch norms
 # on the action code and the head input (eval mode: running statistics, here random), the
-# camera FoV input of the head (its embedding, here random)
+# camera FoV input of the head (its embedding, here random) with motion in focal units
 TINY_XFEAT = dataclasses.replace(
     TINY,
     name="tiny_xfeat",
@@ -25,7 +25,9 @@ TINY_XFEAT = dataclasses.replace(
         normalized_bottleneck=True,
         code_norm="batch",
     ),
-    pose_head=dataclasses.replace(TINY.pose_head, input_norm="batch", camera_fov_input=True),
+    pose_head=dataclasses.replace(
+        TINY.pose_head, input_norm="batch", camera_fov_input=True, motion_in_focal_units=True
+    ),
 )
 CONFIGS = {"tiny": TINY, "tiny_xfeat": TINY_XFEAT}
 

@@ -196,8 +196,13 @@ def test_batch_input_norm_lets_the_head_see_small_differences_between_pairs():
         )
 
 
-def camera_fov_config(dropout: float = 0.1):
-    head = dataclasses.replace(CONFIG.pose_head, camera_fov_input=True, camera_fov_dropout=dropout)
+def camera_fov_config(dropout: float = 0.1, focal_units: bool = False):
+    head = dataclasses.replace(
+        CONFIG.pose_head,
+        camera_fov_input=True,
+        camera_fov_dropout=dropout,
+        motion_in_focal_units=focal_units,
+    )
     return dataclasses.replace(CONFIG, pose_head=head)
 
 
@@ -240,8 +245,42 @@ def test_in_training_the_given_share_of_clips_has_an_unknown_fov():
     for parameter in embedding.parameters():
         torch.nn.init.normal_(parameter)
     fovs = torch.full((4000,), 0.7)
-    unknown = (embedding.train()(fovs)[:, 0] == embedding.unknown).all(dim=-1)  # (B,)
+    told = embedding.train().told(fovs)  # (B,)
+    unknown = (embedding(told)[:, 0] == embedding.unknown).all(dim=-1)  # (B,)
     assert float(unknown.float().mean()) == pytest.approx(0.25, abs=0.03)
-    assert not (embedding.eval()(fovs)[:, 0] == embedding.unknown).all(dim=-1).any()
+    torch.testing.assert_close(unknown, told.isnan())
+    assert not embedding.eval().told(fovs).isnan().any()
     with pytest.raises(ValueError, match="camera_fov_dropout"):
         PoseHead(camera_fov_config(dropout=1.0))
+
+
+def test_in_focal_units_one_image_motion_is_a_smaller_turn_through_a_narrower_camera():
+    """With the FoV embedding at its zero start the head's raw outputs do not depend on the
+    FoV: yaw, pitch, lateral and vertical motion then scale with tan(fov / 2), roll and the
+    forward motion stay."""
+    torch.manual_seed(0)
+    head = PoseHead(camera_fov_config(focal_units=True)).eval()
+    actions = torch.randn(1, 3, CONFIG.inverse_dynamics.dim).expand(2, -1, -1)  # one clip x2
+    narrow, wide = math.radians(30.0), math.radians(60.0)
+    with torch.no_grad():
+        out = head(actions, torch.tensor([narrow, wide]))
+    ratio = math.tan(narrow / 2) / math.tan(wide / 2)
+    q, t = out["quaternion"], out["translation_normalized"]  # (2, P, 4), (2, P, 3)
+    tangent = q[..., :3] / q[..., 3:]  # (2, P, 3): the rotation axis times tan(angle / 2)
+    torch.testing.assert_close(tangent[0, :, :2], ratio * tangent[1, :, :2])
+    torch.testing.assert_close(tangent[0, :, 2], tangent[1, :, 2])
+    torch.testing.assert_close(t[0, :, :2], ratio * t[1, :, :2])
+    torch.testing.assert_close(t[0, :, 2], t[1, :, 2])
+
+
+def test_in_focal_units_an_unknown_fov_is_the_heads_own_estimate():
+    from la_pose_core.model.pose_head import focal_units
+
+    predicted = torch.tensor([[0.5, 0.7], [0.9, 1.1]])  # (B, P) radians
+    factor = focal_units(torch.tensor([math.nan, math.radians(45.0)]), predicted)
+    assert factor.shape == (2, 1, 1)
+    assert float(factor[0]) == pytest.approx(math.tan(0.3) / math.tan(math.radians(22.5)))
+    assert float(factor[1]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="motion_in_focal_units needs"):
+        head = dataclasses.replace(CONFIG.pose_head, motion_in_focal_units=True)
+        PoseHead(dataclasses.replace(CONFIG, pose_head=head))

@@ -277,6 +277,11 @@ def test_a_trained_head_can_gain_the_camera_fov_input_and_learns_to_use_it(tmp_p
     Trainer(options(tmp_path, tiny_shards, name="fov", init=init, config=config)).run()
     trained = state(tmp_path / "fov" / MODEL_FILE, "posttrainer")
     assert trained["pose_head.camera_fov.known.weight"].abs().max() > 0
+    focal = dataclasses.replace(
+        TINY, pose_head=dataclasses.replace(head, motion_in_focal_units=True)
+    )
+    Trainer(options(tmp_path, tiny_shards, name="focal", init=init, config=focal)).run()
+    assert load_checkpoint(tmp_path / "focal" / MODEL_FILE).config.pose_head.motion_in_focal_units
     deeper = dataclasses.replace(TINY, pose_head=dataclasses.replace(head, depth=head.depth + 1))
     with pytest.raises(ValueError, match="pose_head"):
         Trainer(options(tmp_path, tiny_shards, name="deeper", init=init, config=deeper)).run()
