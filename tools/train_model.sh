@@ -10,8 +10,9 @@
 #   1. 24 synthetic drives, seeds 0-23 (300 frames at 10 Hz, 256x128; turns at crossings,
 #      stops, lane changes, reversing in every third drive, every other drive grey, FoV and
 #      speed by seed). Seeds 300-999 are reserved for evaluation and never used here.
-#      Two more drives (seeds 24-25, same recipe) are held out for validation, and 24 more
-#      (seeds 26-49) join the last head only.
+#      Two more drives (seeds 24-25, same recipe) are held out for validation, and 48 more join
+#      the last head only: seeds 26-49 (same recipe) and seeds 50-73 through narrow cameras
+#      (vertical FoV 20-31.5 degrees, 0.5 apart: the real cameras are narrow).
 #   2. 8-frame clips at 1-4 fps from each drive, as shards (validation: val_shards/), and
 #      unlabelled real clips (real_shards/: nuScenes street drives a and b at 1-2 fps, the
 #      Udacity highway clip at 1-4 fps; nuScenes c, the parking lot, stays for evaluation).
@@ -23,7 +24,7 @@
 #      backbone fine-tuned with a new head for STEPS_POSTTRAIN steps, then its head trained on
 #      in post_finetuned_head, backbone frozen), post_finetuned2 (fine-tuned again from that,
 #      now with a head that knows the metric scale), post_finetuned2_head (its head again)
-#      and post_shipped_head (that head trained on over all 48 drives and told the camera's
+#      and post_shipped_head (that head trained on over all 72 drives and told the camera's
 #      FoV: the shipped model),
 #      post_random (a random frozen backbone: the ablation).
 #      VIRTUAL_ROTATION=0.5 lets pretraining and the fine-tunings see half of their clips
@@ -59,15 +60,17 @@ WORKERS=${WORKERS:-0}
 SYNTH_WORKERS=${SYNTH_WORKERS:-2}
 mkdir -p "$WORK/results"
 
-# drive_and_shards SEED SHARD_DIR: render one synthetic drive and cut its clips (once)
+# drive_and_shards SEED SHARD_DIR [FOV_DEG]: render one synthetic drive and cut its clips (once);
+# the camera's vertical FoV is the seed's (30-60 degrees) unless FOV_DEG is given
 drive_and_shards() {
-  local seed=$1 shards=$2
+  local seed=$1 shards=$2 fov=()
+  [[ $# -ge 3 ]] && fov=(--fov-deg "$3")
   local drive="$WORK/drives/s$seed"
   if [[ ! -f "$drive/done" ]]; then
     local grey reverse
     grey=$([[ $((seed % 2)) -eq 1 ]] && echo --grayscale || true)
     reverse=$([[ $((seed % 3)) -eq 2 ]] && echo 0.5 || echo 0)
-    "$LA_POSE" synth --out "$drive" --frames 300 --seed "$seed" --size 256x128 $grey \
+    "$LA_POSE" synth --out "$drive" --frames 300 --seed "$seed" --size 256x128 $grey "${fov[@]}" \
       --reverse-prob "$reverse" --overwrite --workers "$SYNTH_WORKERS" > /dev/null
     touch "$drive/done"
   fi
@@ -83,6 +86,11 @@ for seed in 24 25; do drive_and_shards "$seed" "$WORK/val_shards"; done
 # 24 more drives (seeds 26-49, same recipe) for the last head only (README, "More drives for
 # the head")
 for seed in $(seq 26 49); do drive_and_shards "$seed" "$WORK/shards_extra"; done
+# 24 drives through narrow cameras (seeds 50-73, vertical FoV 20, 20.5, ..., 31.5 degrees), for
+# the last head only (README, "Narrow cameras")
+for seed in $(seq 50 73); do
+  drive_and_shards "$seed" "$WORK/shards_narrow" "$((20 + (seed - 50) / 2)).$(((seed - 50) % 2 * 5))"
+done
 VAL=(--val-data "$WORK/val_shards" --val-every 200)
 VR=(--virtual-rotation "$VIRTUAL_ROTATION" --mirror "$MIRROR")
 
@@ -137,14 +145,17 @@ train posttrain "$WORK/post_finetuned_head" LABELLED --init "$WORK/post_finetune
 train posttrain "$WORK/post_finetuned2" LABELLED --init "$WORK/post_finetuned_head/model.pt" --config compact \
   --finetune-backbone --steps "$STEPS_POSTTRAIN" --batch-size "$BATCH_POSTTRAIN" --lr 3e-4 "${VAL[@]}" "${VR[@]}"
 train posttrain "$WORK/post_finetuned2_head" LABELLED --init "$WORK/post_finetuned2/model.pt" "${HEAD[@]}"
-# the shipped model: that head trained 16000 more steps on all 48 drives and told each camera's
-# FoV (pose_head.camera_fov_input; README, "More drives for the head, and the camera's FoV")
-ALL_DRIVES=("$WORK/shards" "$WORK/shards_extra")
-FOV_CONFIG="$WORK/compact_camera_fov.json"  # the compact preset with that one field changed
+# the shipped model: that head trained 16000 more steps on all 72 drives and told each camera's
+# FoV (pose_head.camera_fov_input; README, "The last head" and "Narrow cameras"); the
+# checkpoint also says it is best run mirror-averaged (streaming.mirror_average, the node's
+# default too; README, "Mirror averaging on by default")
+ALL_DRIVES=("$WORK/shards" "$WORK/shards_extra" "$WORK/shards_narrow")
+FOV_CONFIG="$WORK/compact_camera_fov.json"  # the compact preset with those two fields changed
 "$PYTHON" -c 'import json, sys
 from la_pose_core.model.config import compact_config
 config = compact_config().to_dict()
 config["pose_head"]["camera_fov_input"] = True
+config["streaming"]["mirror_average"] = True
 json.dump(config, open(sys.argv[1], "w"), indent=1)' "$FOV_CONFIG"
 train posttrain "$WORK/post_shipped_head" ALL_DRIVES --init "$WORK/post_finetuned2_head/model.pt" \
   --config "$FOV_CONFIG" "${HEAD_TRAINING[@]}"
