@@ -153,8 +153,9 @@ class PoseHeadConfig:
     # With camera_fov_input: the head's x and y outputs of translation and rotation (lateral
     # and vertical motion, pitch, yaw) are in units of image motion, multiplied by
     # tan(fov / 2) / tan(22.5 deg) (the focal length's inverse, relative to a 45-degree camera;
-    # the head's own FoV estimate where the camera's is unknown). The shipped head's turns still
-    # depend on the camera it learned them through (turn slope 1.03 at 30 degrees, 0.87 at 60).
+    # the head's own FoV estimate where the camera's is unknown). Measured once against the
+    # same head without it: lower rotation error, no flatter turn slope over 30-60 degree
+    # cameras, worse on real footage; off (README, "Where AUC@5 and ATE-M are lost").
     motion_in_focal_units: bool = False
 
 

@@ -11,9 +11,9 @@ With ``camera_fov_input`` the head is also told the camera's vertical FoV (of th
 from the calibration): :class:`CameraFovEmbedding` adds its embedding to every token. With
 ``motion_in_focal_units`` as well, the head's x and y outputs of translation and rotation
 (lateral and vertical motion, pitch and yaw: what moves the image sideways and up or down) are
-in pixels of image motion and turned into metric directions and angles by the camera's focal
-length (:func:`focal_units`), so that one image shift means a smaller turn through a narrower
-camera by construction, not by what the head has learned of each FoV.
+in units of image motion (as seen by a 45-degree camera) and turned into directions and angles
+by the camera's focal length (:func:`focal_units`), so that one image shift means a smaller
+turn through a narrower camera by construction, not by what the head has learned of each FoV.
 
 Scale decoupling (paper): ``s = mean_i ||t_i||`` over the clip's metric translations and
 ``t~_i = t_i / max(s, 1)``; metric translation is ``t~ * max(s, 1)`` (metres).
