@@ -143,7 +143,7 @@ class PoseHeadConfig:
     input_norm: str = "none"
     # Tell the head the camera's vertical FoV (of the model input; known from the calibration
     # or CameraInfo). Without it the head cannot tell a wide camera from a narrow one: the
-    # shipped head predicts a FoV of 45-47 degrees for every camera, and its turns come out at
+    # head shipped 2026-12-03 predicts a FoV of 45-47 degrees for every camera, its turns at
     # 102 % of the true ones through a 40-degree camera, 70 % through a 60-degree one (README,
     # "The camera's field of view"). The FoV enters every token as a learned embedding of
     # log tan(fov / 2); an unknown FoV (None or NaN) gets a learned embedding of its own,
@@ -153,9 +153,10 @@ class PoseHeadConfig:
     # With camera_fov_input: the head's x and y outputs of translation and rotation (lateral
     # and vertical motion, pitch, yaw) are in units of image motion, multiplied by
     # tan(fov / 2) / tan(22.5 deg) (the focal length's inverse, relative to a 45-degree camera;
-    # the head's own FoV estimate where the camera's is unknown). Measured once against the
-    # same head without it: lower rotation error, no flatter turn slope over 30-60 degree
-    # cameras, worse on real footage; off (README, "Where AUC@5 and ATE-M are lost").
+    # the head's own FoV estimate where the camera's is unknown). Measured in two single runs
+    # (48 drives; 72 with the narrow cameras): lower rotation error, flatter turn slope only
+    # with the narrow drives, lower AUC@5 or worse real footage; off (README, "Where AUC@5 and
+    # ATE-M are lost").
     motion_in_focal_units: bool = False
 
 
