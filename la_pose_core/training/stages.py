@@ -427,15 +427,25 @@ def _backbone_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
     return [] if mine == theirs else [f"inverse_dynamics: run {mine!r} vs --init {theirs!r}"]
 
 
+# Pose-head settings that shape the training only (no weight depends on them): a continued head
+# may change them, e.g. to weigh the rotation more.
+TRAINING_ONLY_HEAD_FIELDS = (
+    "weight_translation", "weight_rotation", "weight_fov", "weight_scale", "rotation_loss",
+    "dropout", "camera_fov_dropout",
+)  # fmt: skip
+
+
 def _pose_head_problems(config: LAPoseConfig, init: LAPoseConfig) -> list[str]:
     """Why a post-training ``init``'s head cannot continue in a run with ``config``. A head may
     gain the camera FoV input (its embedding starts at zero, so the outputs start unchanged)
-    and, with it, motion in focal units (its x and y outputs start rescaled by the FoV)."""
+    and, with it, motion in focal units (its x and y outputs start rescaled by the FoV); its
+    loss weights, rotation loss and dropouts may change (``TRAINING_ONLY_HEAD_FIELDS``)."""
     mine, theirs = config.pose_head, init.pose_head
+    theirs = dataclasses.replace(
+        theirs, **{name: getattr(mine, name) for name in TRAINING_ONLY_HEAD_FIELDS}
+    )
     if mine.camera_fov_input and not theirs.camera_fov_input:
-        theirs = dataclasses.replace(
-            theirs, camera_fov_input=True, camera_fov_dropout=mine.camera_fov_dropout
-        )
+        theirs = dataclasses.replace(theirs, camera_fov_input=True)
     if mine.motion_in_focal_units and not theirs.motion_in_focal_units:
         theirs = dataclasses.replace(theirs, motion_in_focal_units=True)
     return [] if mine == theirs else [f"pose_head: run {mine!r} vs --init {theirs!r}"]

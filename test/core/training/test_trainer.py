@@ -285,3 +285,20 @@ def test_a_trained_head_can_gain_the_camera_fov_input_and_learns_to_use_it(tmp_p
     deeper = dataclasses.replace(TINY, pose_head=dataclasses.replace(head, depth=head.depth + 1))
     with pytest.raises(ValueError, match="pose_head"):
         Trainer(options(tmp_path, tiny_shards, name="deeper", init=init, config=deeper)).run()
+
+
+def test_a_continued_head_may_change_its_loss_weights_but_not_its_shape(tmp_path, tiny_shards):
+    """Loss weights, the rotation loss and dropouts shape the training only: a head continued
+    with others loads, and its checkpoint carries the new ones; a wider head is refused."""
+    Trainer(options(tmp_path, tiny_shards, name="plain", steps=2)).run()
+    init = str(tmp_path / "plain" / MODEL_FILE)
+    weighed = dataclasses.replace(
+        TINY.pose_head, weight_rotation=TINY.pose_head.weight_rotation * 5, dropout=0.1
+    )
+    config = dataclasses.replace(TINY, pose_head=weighed)
+    Trainer(options(tmp_path, tiny_shards, name="weighed", init=init, config=config)).run()
+    saved = load_checkpoint(tmp_path / "weighed" / MODEL_FILE).config.pose_head
+    assert saved.weight_rotation == weighed.weight_rotation and saved.dropout == 0.1
+    wider = dataclasses.replace(TINY, pose_head=dataclasses.replace(weighed, dim=weighed.dim * 2))
+    with pytest.raises(ValueError, match="pose_head"):
+        Trainer(options(tmp_path, tiny_shards, name="wider", init=init, config=wider)).run()
