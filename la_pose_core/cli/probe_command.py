@@ -13,8 +13,6 @@ import dataclasses
 
 from la_pose_core.cli.common import DEVICE_HELP, check_device, device_arg, fail, print_json
 
-EVAL_SEED_RANGE = range(300, 1000)
-
 
 def parse_seeds(text: str) -> list[int]:
     """``"0-7"`` -> 0..7; ``"1,5,9"`` -> [1, 5, 9] (ranges and lists can be mixed)."""
@@ -59,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_probe(args: argparse.Namespace) -> int:
     import torch
 
+    from la_pose_core.data.synthetic.seeds import EVALUATION_SEEDS
     from la_pose_core.data.synthetic.sequence import SyntheticSequence, parse_size
     from la_pose_core.evaluation.dynamics_check import clips_of, forward_dynamics_check
     from la_pose_core.evaluation.probe import ProbeSet, RenderedSequence, RidgeProbe, collect_pairs
@@ -73,7 +72,7 @@ def run_probe(args: argparse.Namespace) -> int:
         size = parse_size(args.size)
     except ValueError as error:
         fail(f"bad --train-seeds, --eval-seeds or --size: {error}")
-    reserved = sorted(set(train_seeds) & set(EVAL_SEED_RANGE))
+    reserved = sorted(set(train_seeds) & set(EVALUATION_SEEDS))
     if reserved:
         fail(f"--train-seeds {reserved[:5]}...: seeds 300-999 are reserved for evaluation")
     if set(train_seeds) & set(eval_seeds):
