@@ -10,8 +10,9 @@ skill measures that a constant-motion prior cannot win (``la_pose_core.metrics.s
 
 - **synthetic drives with a turn**: the first ``--drives`` evaluation seeds (300-999, never
   trained on) whose 30-s drive turns by 60 degrees or more, rendered at 2 fps. Twelve by
-  default: each 30-s drive holds three 16-frame clips, and over the first three alone (301-303)
-  the model's AUC@5 was 84 where over twelve it is 68 (README, "Three drives were too few").
+  default: each 30-s drive holds three 16-frame clips, and the head shipped until 2026-12-07
+  had AUC@5 84 over the first three (301-303) and 68 over twelve (README, "Three drives were
+  too few").
   ``--split validation`` takes them from the validation seeds (100-299) instead and skips the
   real footage below: that is how one trained model is chosen over another
   (:mod:`la_pose_core.data.synthetic.seeds`), so that the evaluation drives stay unseen by the
