@@ -491,6 +491,12 @@ def main(args: list[str] | None = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # SIGINT shuts the context down at once (rclpy's signal handler); a timer callback or
+        # the executor's next wait that was already under way then fails with an RCLError
+        # ("publisher's context is invalid"). That is a stop, not a failure.
+        if rclpy.ok():
+            raise
     finally:
         node.stop_io()
         node.destroy_node()

@@ -581,3 +581,28 @@ def test_a_missing_checkpoint_fails_configure_with_a_clear_error(tmp_path):
 def test_seconds_to_time_round_trip():
     assert stamp(messages.seconds_to_time(1000.3)) == 1000.3
     assert messages.seconds_to_time(2.0 - 1e-10) == messages.seconds_to_time(2.0)
+
+
+@pytest.mark.parametrize("shut_down_first", [True, False])
+def test_an_error_from_a_shut_down_context_is_a_clean_stop_and_any_other_is_not(
+    monkeypatch, shut_down_first
+):
+    """SIGINT shuts rclpy's context down while a callback may still publish: main returns 0
+    then; the same error with the context alive is a real failure and propagates."""
+    import rclpy
+
+    from la_pose_ros import node as node_module
+
+    def spin(executor):
+        if shut_down_first:
+            rclpy.try_shutdown()
+        raise RuntimeError("Failed to publish: publisher's context is invalid")
+
+    monkeypatch.setattr(node_module.SingleThreadedExecutor, "spin", spin)
+    args = ["la_pose_node", "--ros-args", "-p", "autostart:=false"]
+    if shut_down_first:
+        assert node_module.main(args) == 0
+    else:
+        with pytest.raises(RuntimeError, match="context is invalid"):
+            node_module.main(args)
+    assert not rclpy.ok()
