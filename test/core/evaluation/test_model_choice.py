@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 sys.path.insert(0, str(REPO_ROOT / "tools"))
-from bench_accuracy import synthetic_mean, turning_drives  # noqa: E402
+from bench_accuracy import net_yaw_deg, synthetic_mean, turning_drives  # noqa: E402
 from pick_by_validation import best_run  # noqa: E402
 
 
@@ -31,6 +31,7 @@ def test_the_benchmark_drives_come_from_their_split_and_turn(split, seeds):
     assert [d.seed in seeds for d in drives] == [True, True]
     for drive in drives:
         assert drive.name == f"synthetic-seed{drive.seed}"
+        assert abs(net_yaw_deg(drive.world_from_cam)) >= 60.0
 
 
 def test_the_mean_over_drives_is_per_method_and_the_net_yaw_a_share_of_the_truth():
