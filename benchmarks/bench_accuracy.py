@@ -16,7 +16,9 @@ skill measures that a constant-motion prior cannot win (``la_pose_core.metrics.s
   ``--split validation`` takes them from the validation seeds (100-299) instead and skips the
   real footage below: that is how one trained model is chosen over another
   (:mod:`la_pose_core.data.synthetic.seeds`), so that the evaluation drives stay unseen by the
-  choice;
+  choice. It adds the label-free real validation instead: the street drives
+  ``nuscenes_front_2hz_a`` and ``_b`` (pretraining footage, never evaluated on), each pair's
+  yaw against OpenCV VO's where VO tracks, and their mirror check;
 - **the KITTI sample** (zero-shot real; nearly straight, so judge it on step length and
   rotation error, not on yaw correlation);
 - **nuScenes parking lot** (``nuscenes_front_2hz_c``, no labels): the net heading change of the
@@ -54,6 +56,8 @@ from la_pose_core.metrics.attribution import PARTS, metric_attribution
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared/data"
+# unlabelled street drives of pretraining, never evaluated on: the label-free real validation
+REAL_VALIDATION = ("nuscenes_front_2hz_a", "nuscenes_front_2hz_b")
 COLUMNS = ("yaw_corr", "yaw_spread_ratio", "step_corr", "step_spread_ratio", "rotation_err_deg",
            "right_way_pct", "auc5", "ate_s", "ate_m")  # fmt: skip
 TARGETS = {
@@ -139,6 +143,9 @@ def heading_without_labels(yaws: dict[str, np.ndarray]) -> dict[str, float]:
         "opencv_vo_where_it_tracks": float(vo_heading[tracked].sum()),
         "yaw_corr_with_vo_where_it_tracks": float(
             np.corrcoef(model[tracked], vo_heading[tracked])[0, 1]
+        ),
+        "median_yaw_diff_with_vo_where_it_tracks_deg": float(
+            np.median(np.abs(model[tracked] - vo_heading[tracked]))
         ),
     }
 
@@ -235,6 +242,12 @@ def main() -> None:
         help="average each pair with the mirrored frames' (default: the checkpoint's)",
     )
     parser.add_argument(
+        "--epipolar-yaw",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="correct each pair's yaw against keypoint matches (default: the checkpoint's)",
+    )
+    parser.add_argument(
         "--camera-fov",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -249,6 +262,8 @@ def main() -> None:
     streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
     if args.mirror_average is not None:
         streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
+    if args.epipolar_yaw is not None:
+        streaming = dataclasses.replace(streaming, epipolar_yaw=args.epipolar_yaw)
     estimator.set_streaming(streaming)
     report = {
         "checkpoint": args.checkpoint,
@@ -256,9 +271,11 @@ def main() -> None:
         "split": args.split,
         "camera_fov": args.camera_fov,
         "mirror_average": streaming.mirror_average,
+        "epipolar_yaw": streaming.epipolar_yaw,
         "targets": TARGETS,
     }
     averaged = ", averaged with the mirrored frames" if streaming.mirror_average else ""
+    averaged += ", epipolar yaw" if streaming.epipolar_yaw else ""
     markdown = [f"## Accuracy of `{Path(args.checkpoint).name}` at {args.fps:g} fps{averaged}\n"]
 
     size = parse_size(args.size)
@@ -273,6 +290,9 @@ def main() -> None:
                                   report["synthetic_mean"]))  # fmt: skip
     if args.split == "evaluation":
         evaluate_real_footage(estimator, report, markdown)
+    else:
+        for name in REAL_VALIDATION:
+            label_free_check(estimator, name, report, markdown)
     markdown.append("Targets: " + "; ".join(f"**{k}**: {v}" for k, v in TARGETS.items()) + "\n")
 
     out = Path(args.out)
@@ -290,22 +310,27 @@ def evaluate_real_footage(estimator: PoseEstimator, report: dict, markdown: list
     if kitti.is_dir():
         report["kitti_sample"] = evaluate_methods(estimator, KittiSequence(kitti))
         markdown.append(table("KITTI sample (zero-shot real)", report["kitti_sample"]))
-    nuscenes = DATA / "nuscenes_front_2hz_c"
-    if nuscenes.is_dir():
-        yaws = pair_headings(estimator, KittiSequence(nuscenes))
-        heading = heading_without_labels(yaws)
-        report["nuscenes_front_2hz_c_net_yaw_deg"] = heading
-        check = mirror_check(
-            yaws, pair_headings(estimator, MirroredSequence(KittiSequence(nuscenes)))
-        )
-        report["nuscenes_front_2hz_c_mirror_check"] = check
-        markdown.append(
-            "### nuscenes_front_2hz_c (no labels): net heading change, degrees left\n\n"
-            + "\n".join(f"- {name}: {_cell(value)}" for name, value in heading.items())
-            + "\n\nMirror check (the footage flipped left-right):\n\n"
-            + "\n".join(f"- {name}: {_cell(value)}" for name, value in check.items())
-            + "\n"
-        )
+    label_free_check(estimator, "nuscenes_front_2hz_c", report, markdown)
+
+
+def label_free_check(estimator: PoseEstimator, name: str, report: dict, markdown: list) -> None:
+    """The net heading and the mirror check of unlabelled footage ``DATA/name`` against OpenCV
+    VO, into ``report`` (``NAME_net_yaw_deg``, ``NAME_mirror_check``) and ``markdown``."""
+    folder = DATA / name
+    if not folder.is_dir():
+        return
+    yaws = pair_headings(estimator, KittiSequence(folder))
+    heading = heading_without_labels(yaws)
+    report[f"{name}_net_yaw_deg"] = heading
+    check = mirror_check(yaws, pair_headings(estimator, MirroredSequence(KittiSequence(folder))))
+    report[f"{name}_mirror_check"] = check
+    markdown.append(
+        f"### {name} (no labels): net heading change, degrees left\n\n"
+        + "\n".join(f"- {key}: {_cell(value)}" for key, value in heading.items())
+        + "\n\nMirror check (the footage flipped left-right):\n\n"
+        + "\n".join(f"- {key}: {_cell(value)}" for key, value in check.items())
+        + "\n"
+    )
     if "kitti_sample" in report:  # preprocessing of a 1241x376 frame included
         step_ms = report["kitti_sample"][LA_POSE]["ms_per_used_frame"]
         markdown.append(f"Streaming step on this machine (KITTI frames): {step_ms:.1f} ms/frame\n")

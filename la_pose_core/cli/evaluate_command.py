@@ -138,6 +138,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "streaming.mirror_average)",
     )
     parser.add_argument(
+        "--epipolar-yaw",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="correct each pair's yaw against the XFeat keypoint matches of its two frames "
+        "(default: the checkpoint's streaming.epipolar_yaw)",
+    )
+    parser.add_argument(
         "--reverse",
         action="store_true",
         help="play the sequence backwards (a car reversing along the recorded path)",
@@ -193,6 +200,8 @@ def _load_estimator(args: argparse.Namespace):
         streaming = dataclasses.replace(streaming, target_fps=args.fps)
     if args.mirror_average is not None:
         streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
+    if args.epipolar_yaw is not None:
+        streaming = dataclasses.replace(streaming, epipolar_yaw=args.epipolar_yaw)
     if streaming != estimator.config.streaming:
         estimator.set_streaming(streaming)
     return estimator
@@ -257,6 +266,7 @@ def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: fl
         "model_config": config.name,
         "target_fps": config.streaming.target_fps,
         "mirror_average": config.streaming.mirror_average,
+        "epipolar_yaw": config.streaming.epipolar_yaw,
         "clip_len": args.clip_len,
         "frames_read": run.frames_read,
         "frames_used": len(run.used),

@@ -41,7 +41,11 @@ from la_pose_core.geometry.frames import (
     base_motion_from_camera_motion,
     camera_motion_from_base_motion,
 )
-from la_pose_core.geometry.image_crop import center_crop_box, input_vertical_fov
+from la_pose_core.geometry.image_crop import (
+    center_crop_box,
+    input_camera_matrix,
+    input_vertical_fov,
+)
 from la_pose_core.geometry.rotations import (
     canonical_quaternion,
     matrix_from_quaternion,
@@ -68,6 +72,7 @@ __all__ = [
     "center_crop_box",
     "chain_relative_poses",
     "denormalize_translations",
+    "input_camera_matrix",
     "input_vertical_fov",
     "inverse",
     "make_pose",

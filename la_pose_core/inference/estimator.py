@@ -17,9 +17,11 @@
    With ``streaming.mirror_average`` the frame and its left-right flip go through 3-4 as a
    batch of two streams, and the pair's motion is the mean of the one and the other mirrored
    back (:func:`average_with_mirror`): a turn the model adds whatever the images show cancels;
-5. optional test-time refinement of the newest pair's metric translation against a bank of
+5. with ``streaming.epipolar_yaw``, the newest pair's yaw corrected against the XFeat keypoint
+   matches between its two frames (:mod:`.epipolar_yaw`), the rest of its motion kept;
+6. optional test-time refinement of the newest pair's metric translation against a bank of
    post-training motions (Camera Pose Auto-Encoder; :mod:`la_pose_core.pose_autoencoder`);
-6. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
+7. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
    camera of the track (camera optical frame: x right, y down, z forward).
 
 Streaming vs clip mode (:func:`estimate_clip`, a whole clip in one pass): the latent actions are
@@ -45,11 +47,26 @@ import torch
 from torch import Tensor
 
 from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
-from la_pose_core.geometry import input_vertical_fov, pose_from_translation_quaternion
+from la_pose_core.geometry import (
+    canonical_quaternion,
+    input_camera_matrix,
+    input_vertical_fov,
+    matrix_from_quaternion,
+    pose_from_translation_quaternion,
+    quaternion_from_matrix,
+)
+from la_pose_core.inference.epipolar_yaw import (
+    KeypointMatcher,
+    Keypoints,
+    camera_matrix_from_fov,
+    yaw_correction,
+    yaw_rotation,
+)
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
 from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig, RefinementConfig, StreamingConfig
+from la_pose_core.model.frame_features import XFeatOutputs
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.precision import autocast_context, resolve_device
@@ -84,6 +101,8 @@ class StepResult:
         translation_head: ``(3,)`` the pose head's metric translation before refinement (m);
             None when the estimator does not refine.
         refinement_ms: time the refinement of this pair took (ms); None without refinement.
+        yaw_correction_deg: what ``streaming.epipolar_yaw`` added to the model's yaw (degrees,
+            left positive); None when it is off or the matches could not tell.
     """
 
     stamp: float
@@ -98,6 +117,7 @@ class StepResult:
     latent: np.ndarray | None = None
     translation_head: np.ndarray | None = None
     refinement_ms: float | None = None
+    yaw_correction_deg: float | None = None
 
 
 RUNTIMES = ("torch", "onnxruntime")  # what runs the networks (model.runtime, --runtime)
@@ -210,6 +230,9 @@ class PoseEstimator:
         self.world_from_cam = np.eye(4)
         self.previous_stamp: float | None = None
         self.camera_fov: float | None = None  # the model input's vertical FoV (rad), if known
+        self.camera_matrix: np.ndarray | None = None  # (3, 3) the model input's K, if known
+        self.matcher: KeypointMatcher | None = None  # made on first use (streaming.epipolar_yaw)
+        self.previous_keypoints: Keypoints | None = None  # the track's last used frame's
 
     @property
     def runtime(self) -> str:
@@ -288,6 +311,7 @@ class PoseEstimator:
         if fov is not None and not 0.0 < fov < math.pi:
             raise ValueError(f"camera FoV must be in (0, pi) radians, got {fov}")
         self.camera_fov = None if fov is None else float(fov)
+        self.camera_matrix = None  # known only from full intrinsics
 
     def set_camera_intrinsics(self, intrinsics: CameraIntrinsics | None) -> None:
         """:meth:`set_camera_fov` from the intrinsics of the camera's full images (None:
@@ -299,6 +323,10 @@ class PoseEstimator:
         self.set_camera_fov(
             input_vertical_fov(intrinsics.fy, intrinsics.height, intrinsics.width, height, width)
         )
+        self.camera_matrix = input_camera_matrix(
+            intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy,
+            intrinsics.height, intrinsics.width, height, width,
+        )  # fmt: skip
 
     def camera_fov_tensor(self, views: int) -> Tensor | None:
         """``(views,)`` the camera FoV as the pose head takes it (NaN: unknown), or None for a
@@ -318,6 +346,7 @@ class PoseEstimator:
         self.window_actions.clear()
         self.world_from_cam = np.eye(4)
         self.previous_stamp = None
+        self.previous_keypoints = None
 
     def fork(self) -> PoseEstimator:
         """Another estimator on the same modules, device, precision, refinement and config,
@@ -379,10 +408,16 @@ class PoseEstimator:
             state = TRACKING
         else:
             state = WARMING_UP
+        keypoints, previous_keypoints = self._keypoints(frame), self.previous_keypoints
+        self.previous_keypoints = keypoints
         if pair is None:  # first frame of a track: no motion yet
             return StepResult(stamp, None, state, self.world_from_cam.copy())
 
         outputs = self._newest_pair(pose)
+        correction = self._yaw_correction(outputs, previous_keypoints, keypoints)
+        if correction is not None:
+            rotation = yaw_rotation(correction) @ matrix_from_quaternion(outputs["quaternion"])
+            outputs["quaternion"] = canonical_quaternion(quaternion_from_matrix(rotation))
         translation, quaternion = outputs["translation"], outputs["quaternion"]
         translation_head, refinement_ms = None, None
         if self.refiner is not None:
@@ -406,7 +441,49 @@ class PoseEstimator:
             latent=pair["bottleneck_codes"][0].double().cpu().numpy(),
             translation_head=translation_head,
             refinement_ms=refinement_ms,
+            yaw_correction_deg=None if correction is None else math.degrees(correction),
         )
+
+    def _keypoints(self, frames: Tensor) -> Keypoints | None:
+        """The keypoints of the frame just pushed (``frames`` ``(V, 3, H, W)``: it, and its
+        mirror when averaging) for the epipolar yaw; None when off. The backbone's XFeat
+        outputs for it are reused where the torch runtime computed them."""
+        if not self.config.streaming.epipolar_yaw:
+            return None
+        if self.matcher is None:
+            self.matcher = KeypointMatcher()
+        features = getattr(self.inverse_dynamics, "frame_features", None)
+        outputs = None if self.exported is not None or features is None else features.last_outputs
+        if outputs is not None and outputs.descriptors.shape[0] == frames.shape[0]:
+            outputs = XFeatOutputs(
+                outputs.descriptors[:1], outputs.keypoint_logits[:1], outputs.reliability[:1]
+            )
+        else:
+            outputs = None
+        return self.matcher.keypoints(frames[0], outputs)
+
+    def _yaw_correction(
+        self, outputs: dict[str, np.ndarray], previous: Keypoints | None, current: Keypoints | None
+    ) -> float | None:
+        """The epipolar correction (rad) of the newest pair's yaw (:mod:`.epipolar_yaw`), or
+        None (off, or the matches could not tell)."""
+        if previous is None or current is None:
+            return None
+        streaming = self.config.streaming
+        previous_xy, current_xy = self.matcher.match(previous, current)
+        motion = pose_from_translation_quaternion(outputs["translation"], outputs["quaternion"])
+        return yaw_correction(
+            motion, previous_xy, current_xy, self._input_camera_matrix(float(outputs["fov"])),
+            streaming.epipolar_search_deg, streaming.epipolar_threshold_px,
+        )  # fmt: skip
+
+    def _input_camera_matrix(self, predicted_fov: float) -> np.ndarray:
+        """``(3, 3)`` intrinsics of the model input: from the camera's calibration, else from
+        its FoV alone, else from the FoV the model predicts for the pair."""
+        if self.camera_matrix is not None:
+            return self.camera_matrix
+        fov = self.camera_fov if self.camera_fov is not None else predicted_fov
+        return camera_matrix_from_fov(fov, self.config.image_height, self.config.image_width)
 
     def _newest_pair(self, pose: dict[str, Tensor]) -> dict[str, np.ndarray]:
         """The pose head's outputs for the newest pair, float64 (mirror-averaged when on)."""

@@ -163,7 +163,8 @@ class PoseHeadConfig:
 @dataclass
 class StreamingConfig:
     """How the online estimator runs on a stream: which incoming frames it uses (training
-    jitters 1-4 fps), and whether it also runs each one's mirror image."""
+    jitters 1-4 fps), whether it also runs each one's mirror image, and whether it corrects
+    each pair's yaw against keypoint matches."""
 
     target_fps: float = 2.0  # also the nominal frame interval when no stamps are given
     rate_tolerance: float = 0.1  # accept a frame once 1 - tolerance of the interval has passed
@@ -172,6 +173,12 @@ class StreamingConfig:
     # motion with the mirrored one's: what the model adds whatever the images show (a left or
     # right bias) cancels; twice the inverse dynamics cost (la_pose_core.data.mirror)
     mirror_average: bool = False
+    # correct each pair's yaw by the best fit of the two frames' XFeat keypoint matches within
+    # +-epipolar_search_deg of the model's (la_pose_core.inference.epipolar_yaw); matches
+    # farther than epipolar_threshold_px from their epipolar line count as outliers
+    epipolar_yaw: bool = False
+    epipolar_search_deg: float = 5.0
+    epipolar_threshold_px: float = 1.0
 
 
 @dataclass
@@ -309,6 +316,10 @@ class LAPoseConfig:
             problems.append("streaming.target_fps and streaming.max_gap_s must be positive")
         if not 0 <= self.streaming.rate_tolerance < 1:
             problems.append("streaming.rate_tolerance must be in [0, 1)")
+        if self.streaming.epipolar_search_deg <= 0 or self.streaming.epipolar_threshold_px <= 0:
+            problems.append(
+                "streaming.epipolar_search_deg and streaming.epipolar_threshold_px must be positive"
+            )
         encoder = self.pose_encoder
         if encoder.fourier_levels < 0 or not encoder.hidden or min(encoder.hidden) < 1:
             problems.append("pose_encoder: fourier_levels >= 0 and positive hidden widths needed")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.resources
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -48,27 +49,46 @@ def xfeat_fingerprint() -> str:
     return _load_xfeat()[1]
 
 
+@dataclass(frozen=True)
+class XFeatOutputs:
+    """What the XFeat network gives for frames ``(B, 3, H, W)``."""
+
+    descriptors: Tensor  # (B, 64, H / 8, W / 8) unit vectors
+    keypoint_logits: Tensor  # (B, 65, H / 8, W / 8): each 8x8 cell's 64 pixels and "none"
+    reliability: Tensor  # (B, 1, H / 8, W / 8)
+
+
 class XFeatFeatures:
     """Frames ``(B, 3, H, W)`` in [0, 1] -> unit descriptors ``(B, 64, H / 8, W / 8)``.
 
     Not an ``nn.Module`` on purpose (see the module doc): it follows the device of its input,
-    keeping one copy of the network per device.
+    keeping one copy of the network per device. ``last_outputs`` keeps the whole output of the
+    latest call: the streaming estimator takes the newest frame's keypoints from it
+    (``la_pose_core.inference.epipolar_yaw``) instead of running the network again.
     """
 
     def __init__(self) -> None:
         self.network, self.fingerprint = _load_xfeat()
         self.copies: dict[torch.device, nn.Module] = {torch.device("cpu"): self.network}
+        self.last_outputs: XFeatOutputs | None = None
 
-    def _network_on(self, device: torch.device) -> nn.Module:
+    def network_on(self, device: torch.device) -> nn.Module:
+        """The frozen network on ``device`` (copied there once)."""
         if device not in self.copies:
             self.copies[device] = _copy_to(self.network, device)
         return self.copies[device]
 
     @torch.no_grad()
+    def outputs(self, frames: Tensor) -> XFeatOutputs:
+        """Frames ``(B, 3, H, W)`` in [0, 1] -> the network's outputs (also ``last_outputs``)."""
+        descriptors, keypoint_logits, reliability = self.network_on(frames.device)(frames.float())
+        self.last_outputs = XFeatOutputs(
+            F.normalize(descriptors, dim=1), keypoint_logits, reliability
+        )
+        return self.last_outputs
+
     def __call__(self, frames: Tensor) -> Tensor:
-        network = self._network_on(frames.device)
-        descriptors, _keypoints, _reliability = network(frames.float())  # (B, 64, H/8, W/8)
-        return F.normalize(descriptors, dim=1).to(frames.dtype)
+        return self.outputs(frames).descriptors.to(frames.dtype)  # (B, 64, H/8, W/8)
 
 
 def _copy_to(network: nn.Module, device: torch.device) -> nn.Module:

@@ -14,7 +14,13 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 sys.path.insert(0, str(REPO_ROOT / "tools"))
-from bench_accuracy import net_yaw_deg, synthetic_mean, turning_drives  # noqa: E402
+from bench_accuracy import (  # noqa: E402
+    REAL_VALIDATION,
+    heading_without_labels,
+    net_yaw_deg,
+    synthetic_mean,
+    turning_drives,
+)
 from pick_by_validation import best_run  # noqa: E402
 
 
@@ -78,3 +84,27 @@ def test_an_evaluation_report_cannot_choose(tmp_path):
     )  # fmt: skip
     assert result.returncode != 0 and "pick_by_validation:" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_real_validation_footage_is_pretraining_footage_and_never_evaluation_footage():
+    import bench_accuracy
+
+    assert set(REAL_VALIDATION) == {"nuscenes_front_2hz_a", "nuscenes_front_2hz_b"}
+    source = Path(bench_accuracy.__file__).read_text()
+    evaluation = source[source.index("def evaluate_real_footage") :]
+    evaluation = evaluation[: evaluation.index("def label_free_check")]
+    assert not any(name in evaluation for name in REAL_VALIDATION)
+    recipe = (REPO_ROOT / "tools/train_model.sh").read_text()
+    assert all(name in recipe for name in REAL_VALIDATION)  # pretraining reads them
+
+
+def test_the_label_free_heading_compares_pairs_only_where_vo_tracks():
+    yaws = {
+        "la_pose": np.array([1.0, 2.0, 3.0, 10.0]),
+        "opencv_vo": np.array([1.5, 2.0, 2.0, -4.0]),
+        "vo_failed": np.array([False, False, False, True]),
+    }
+    heading = heading_without_labels(yaws)
+    assert heading["la_pose"] == 16.0 and heading["la_pose_where_vo_tracks"] == 6.0
+    assert heading["opencv_vo_where_it_tracks"] == 5.5 and heading["opencv_vo_failed_pairs"] == 1
+    assert heading["median_yaw_diff_with_vo_where_it_tracks_deg"] == 0.5
