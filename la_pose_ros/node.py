@@ -96,6 +96,10 @@ NODE_NAME = "la_pose"
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
 
+def _on_off(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
 class LaPoseNode(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
@@ -182,7 +186,8 @@ class LaPoseNode(LifecycleNode):
             f"({config.name}, {config.image_width}x{config.image_height}, "
             f"{self.settings.streaming.target_fps} fps, output rate "
             f"{self.settings.output_rate.mode}, {torch.get_num_threads()} CPU threads); "
-            f"refinement {refinement}"
+            f"mirror averaging {_on_off(self.settings.streaming.mirror_average)}, epipolar yaw "
+            f"{_on_off(self.settings.streaming.epipolar_yaw)}; refinement {refinement}"
         )
         return TransitionCallbackReturn.SUCCESS
 

@@ -1,4 +1,5 @@
-"""Online inference: frame selection, preprocessing and the streaming pose estimator.
+"""Online inference: frame selection, preprocessing, the streaming pose estimator and its
+epipolar yaw refinement (:mod:`.epipolar_yaw`).
 
 Entry point: :class:`PoseEstimator` (``step(image, stamp)``, ``reset()``); at camera rate
 :class:`CameraRateEstimator` over its modules (same contract; :func:`online_estimator` picks by

