@@ -91,7 +91,7 @@ class NodeSettings:
     # 75.9 -> 85.1 on the evaluation drives, KITTI ATE-M 2.81 -> 2.35 m), for a second view of
     # each frame through the backbone in the same batch (README, "Mirror averaging")
     # the epipolar yaw on: each pair's yaw corrected against keypoint matches (README, "Epipolar
-    # yaw refinement": AUC@5 73.9 -> 85.9 on the evaluation drives), ~12 ms per frame
+    # yaw refinement": AUC@5 73.9 -> 85.9 on the evaluation drives), 6-14 ms per frame
     streaming: StreamingConfig = field(
         default_factory=lambda: StreamingConfig(mirror_average=True, epipolar_yaw=True)
     )

@@ -155,7 +155,7 @@ train posttrain "$WORK/post_finetuned2_head" LABELLED --init "$WORK/post_finetun
 # the node's default too; README, "Mirror averaging on by default") and with the epipolar yaw
 # (streaming.epipolar_yaw; README, "Epipolar yaw refinement")
 ALL_DRIVES=("$WORK/shards" "$WORK/shards_extra" "$WORK/shards_narrow")
-FOV_CONFIG="$WORK/compact_camera_fov.json"  # the compact preset with those two fields changed
+FOV_CONFIG="$WORK/compact_camera_fov.json"  # the compact preset with those fields changed
 "$PYTHON" -c 'import json, sys
 from la_pose_core.model.config import compact_config
 config = compact_config().to_dict()

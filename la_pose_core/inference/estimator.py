@@ -232,6 +232,9 @@ class PoseEstimator:
         self.camera_fov: float | None = None  # the model input's vertical FoV (rad), if known
         self.camera_matrix: np.ndarray | None = None  # (3, 3) the model input's K, if known
         self.matcher: KeypointMatcher | None = None  # made on first use (streaming.epipolar_yaw)
+        features = getattr(self.inverse_dynamics, "frame_features", None)
+        if features is not None:  # the newest frame's XFeat outputs, for its keypoints
+            features.keep_outputs = True
         self.previous_keypoints: Keypoints | None = None  # the track's last used frame's
 
     @property

@@ -62,14 +62,16 @@ class XFeatFeatures:
     """Frames ``(B, 3, H, W)`` in [0, 1] -> unit descriptors ``(B, 64, H / 8, W / 8)``.
 
     Not an ``nn.Module`` on purpose (see the module doc): it follows the device of its input,
-    keeping one copy of the network per device. ``last_outputs`` keeps the whole output of the
-    latest call: the streaming estimator takes the newest frame's keypoints from it
+    keeping one copy of the network per device. With ``keep_outputs`` (set by the streaming
+    estimator; off in training, whose batches are large) ``last_outputs`` holds the whole output
+    of the latest call: the estimator takes the newest frame's keypoints from it
     (``la_pose_core.inference.epipolar_yaw``) instead of running the network again.
     """
 
     def __init__(self) -> None:
         self.network, self.fingerprint = _load_xfeat()
         self.copies: dict[torch.device, nn.Module] = {torch.device("cpu"): self.network}
+        self.keep_outputs = False
         self.last_outputs: XFeatOutputs | None = None
 
     def network_on(self, device: torch.device) -> nn.Module:
@@ -80,12 +82,12 @@ class XFeatFeatures:
 
     @torch.no_grad()
     def outputs(self, frames: Tensor) -> XFeatOutputs:
-        """Frames ``(B, 3, H, W)`` in [0, 1] -> the network's outputs (also ``last_outputs``)."""
+        """Frames ``(B, 3, H, W)`` in [0, 1] -> the network's outputs (see ``keep_outputs``)."""
         descriptors, keypoint_logits, reliability = self.network_on(frames.device)(frames.float())
-        self.last_outputs = XFeatOutputs(
-            F.normalize(descriptors, dim=1), keypoint_logits, reliability
-        )
-        return self.last_outputs
+        outputs = XFeatOutputs(F.normalize(descriptors, dim=1), keypoint_logits, reliability)
+        if self.keep_outputs:
+            self.last_outputs = outputs
+        return outputs
 
     def __call__(self, frames: Tensor) -> Tensor:
         return self.outputs(frames).descriptors.to(frames.dtype)  # (B, 64, H/8, W/8)

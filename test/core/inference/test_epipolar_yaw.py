@@ -149,3 +149,36 @@ def test_the_shipped_model_turns_closer_to_the_truth_with_the_epipolar_yaw(
         else:
             assert refined == []
     assert errors[True] < 0.6 * errors[False]  # measured: 0.36 -> 0.12 degrees
+
+
+@pytest.mark.parametrize("content", ["blank", "noise"])
+def test_frames_without_matches_leave_the_model_yaw_and_run_on(content):
+    """Featureless or unmatched frames (a lens cap, noise) through the tiny model, whose frame
+    encoder is not XFeat: the matcher runs its own XFeat pass and reports no correction."""
+    import dataclasses
+
+    import torch
+
+    from la_pose_core.inference.estimator import PoseEstimator
+    from la_pose_core.model.config import get_config
+    from la_pose_core.model.inverse_dynamics import InverseDynamics
+    from la_pose_core.model.pose_head import PoseHead
+
+    config = get_config("tiny")
+    config = dataclasses.replace(
+        config, streaming=dataclasses.replace(config.streaming, epipolar_yaw=True)
+    )
+    torch.manual_seed(0)
+    estimator = PoseEstimator(InverseDynamics(config), PoseHead(config), config, device="cpu")
+    rng = np.random.default_rng(0)
+    results = []
+    for index in range(6):
+        if content == "blank":
+            image = np.zeros((64, 128), dtype=np.uint8)
+        else:
+            image = rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)
+        results.append(estimator.step(image, 0.5 * index))
+    pairs = [result for result in results if result.quaternion is not None]
+    assert len(pairs) == 5
+    assert all(result.yaw_correction_deg is None for result in pairs)
+    assert all(np.isfinite(result.world_from_cam).all() for result in results)
