@@ -5,6 +5,7 @@ Marked ``cuda``: skipped without a CUDA device (test/conftest.py), selected by `
 cuda`` and run by ``benchmarks/gpu.sh``.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -31,11 +32,14 @@ def drive() -> tuple[list[np.ndarray], list[float]]:
     return [sequence.image(i) for i in range(FRAMES)], [float(s) for s in sequence.stamps]
 
 
-def stream(repo_root, drive, device: str, precision: str) -> list:
-    """Every pair's StepResult of the shipped model over the drive."""
+def stream(repo_root, drive, device: str, precision: str, epipolar_yaw: bool = False) -> list:
+    """Every pair's StepResult of the shipped model over the drive (the network's numbers alone
+    unless ``epipolar_yaw``: the keypoint matches' discrete choices are checked on their own)."""
     estimator = PoseEstimator.from_checkpoint(
         str(repo_root / "models/la_pose_demo.pt"), device=device, precision=precision
     )
+    streaming = dataclasses.replace(estimator.config.streaming, epipolar_yaw=epipolar_yaw)
+    estimator.set_streaming(streaming)
     results = [estimator.step(image, stamp) for image, stamp in zip(*drive, strict=True)]
     pairs = [r for r in results if r is not None and r.translation is not None]
     assert len(pairs) == FRAMES - 1
@@ -55,6 +59,14 @@ def test_shipped_model_in_fp32_on_cuda_matches_the_cpu(repo_root, drive):
         np.testing.assert_allclose(b.latent, a.latent, rtol=0, atol=2e-2)
         np.testing.assert_allclose(b.translation, a.translation, rtol=0, atol=2e-2)
         assert angle_deg(a.quaternion, b.quaternion) < 0.1
+
+
+def test_the_epipolar_yaw_on_cuda_matches_the_cpu(repo_root, drive):
+    cpu = stream(repo_root, drive, "cpu", "fp32", epipolar_yaw=True)
+    gpu = stream(repo_root, drive, "cuda", "fp32", epipolar_yaw=True)
+    assert sum(p.yaw_correction_deg is not None for p in gpu) >= len(gpu) - 2
+    for a, b in zip(cpu, gpu, strict=True):  # keypoints may differ at ties: a looser bound
+        assert angle_deg(a.quaternion, b.quaternion) < 0.3
 
 
 def test_shipped_model_in_bf16_on_cuda_follows_fp32(repo_root, drive):
