@@ -51,7 +51,6 @@ from la_pose_core.geometry import (
     canonical_quaternion,
     input_camera_matrix,
     input_vertical_fov,
-    matrix_from_quaternion,
     pose_from_translation_quaternion,
     quaternion_from_matrix,
 )
@@ -405,22 +404,14 @@ class PoseEstimator:
                 camera_fov = self.camera_fov_tensor(views)  # (V,) or None
                 pose = self.window_head(window, camera_fov)  # values (V, P, ...) and (V,)
         self.previous_stamp = stamp
-        if selection in (Selection.RESET_BACKWARDS, Selection.RESET_GAP):
-            state = RESET
-        elif self.stream.frames_seen >= self.config.clip_len:
-            state = TRACKING
-        else:
-            state = WARMING_UP
+        state = self._track_state(selection)
         keypoints, previous_keypoints = self._keypoints(frame), self.previous_keypoints
         self.previous_keypoints = keypoints
         if pair is None:  # first frame of a track: no motion yet
             return StepResult(stamp, None, state, self.world_from_cam.copy())
 
         outputs = self._newest_pair(pose)
-        correction = self._yaw_correction(outputs, previous_keypoints, keypoints)
-        if correction is not None:
-            rotation = yaw_rotation(correction) @ matrix_from_quaternion(outputs["quaternion"])
-            outputs["quaternion"] = canonical_quaternion(quaternion_from_matrix(rotation))
+        correction = self._correct_yaw(outputs, previous_keypoints, keypoints)
         translation, quaternion = outputs["translation"], outputs["quaternion"]
         translation_head, refinement_ms = None, None
         if self.refiner is not None:
@@ -465,20 +456,31 @@ class PoseEstimator:
             outputs = None
         return self.matcher.keypoints(frames[0], outputs)
 
-    def _yaw_correction(
+    def _track_state(self, selection: Selection) -> str:
+        """RESET, TRACKING or WARMING_UP for the frame just pushed."""
+        if selection in (Selection.RESET_BACKWARDS, Selection.RESET_GAP):
+            return RESET
+        return TRACKING if self.stream.frames_seen >= self.config.clip_len else WARMING_UP
+
+    def _correct_yaw(
         self, outputs: dict[str, np.ndarray], previous: Keypoints | None, current: Keypoints | None
     ) -> float | None:
-        """The epipolar correction (rad) of the newest pair's yaw (:mod:`.epipolar_yaw`), or
-        None (off, or the matches could not tell)."""
+        """Correct the newest pair's yaw in ``outputs["quaternion"]`` against the matches of
+        the two frames' keypoints (:mod:`.epipolar_yaw`); returns the correction (rad), or None
+        where there is none (off, or the matches could not tell)."""
         if previous is None or current is None:
             return None
         streaming = self.config.streaming
         previous_xy, current_xy = self.matcher.match(previous, current)
         motion = pose_from_translation_quaternion(outputs["translation"], outputs["quaternion"])
-        return yaw_correction(
+        correction = yaw_correction(
             motion, previous_xy, current_xy, self._input_camera_matrix(float(outputs["fov"])),
             streaming.epipolar_search_deg, streaming.epipolar_threshold_px,
         )  # fmt: skip
+        if correction is not None:
+            rotation = yaw_rotation(correction) @ motion[:3, :3]
+            outputs["quaternion"] = canonical_quaternion(quaternion_from_matrix(rotation))
+        return correction
 
     def _input_camera_matrix(self, predicted_fov: float) -> np.ndarray:
         """``(3, 3)`` intrinsics of the model input: from the camera's calibration, else from
