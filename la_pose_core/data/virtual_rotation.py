@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.spatial.transform import Rotation
+
+from la_pose_core.geometry import yaw_about_camera_y
 
 SCHEDULES = ("independent", "sustained")
 
@@ -68,17 +69,12 @@ class VirtualRotation:
             raise ValueError(f"virtual rotation schedule must be one of {SCHEDULES}")
 
 
-def yaw_matrix(psi: float | np.ndarray) -> np.ndarray:
-    """``(3, 3)`` (or ``(T, 3, 3)``) rotation about the camera y axis (down) by ``psi`` rad."""
-    return Rotation.from_euler("y", np.asarray(psi, np.float64)[..., None]).as_matrix()
-
-
 def source_points(psi: float, fov: float, zoom: float, width: int, height: int, points):
     """Where the virtual camera's pixels ``points`` ``(N, 2)`` (centred, pixels) fall in the
     source frame ``(N, 2)``: ``u_src = K R_y(psi) K'^-1 u'``, focal from the vertical ``fov``."""
     focal = (height / 2.0) / math.tan(fov / 2.0)
     rays = np.column_stack([points / (focal * zoom), np.ones(len(points))])  # (N, 3) in cam'
-    rays = rays @ yaw_matrix(psi).T  # (N, 3) in cam
+    rays = rays @ yaw_about_camera_y(psi).T  # (N, 3) in cam
     return focal * rays[:, :2] / rays[:, 2:3]
 
 
@@ -129,7 +125,7 @@ def warp_frames(frames: torch.Tensor, fov: float, yaws: np.ndarray, zoom: float)
 def rotate_relative_poses(relative: np.ndarray, yaws: np.ndarray) -> np.ndarray:
     """``(T-1, 4, 4)`` ``cam_i_from_cam_{i+1}`` -> the same motions between the yawed cameras."""
     turn = np.tile(np.eye(4), (len(yaws), 1, 1))  # (T, 4, 4) cam_i_from_cam'_i
-    turn[:, :3, :3] = yaw_matrix(np.asarray(yaws, np.float64))
+    turn[:, :3, :3] = yaw_about_camera_y(np.asarray(yaws, np.float64))
     return np.linalg.inv(turn[:-1]) @ relative @ turn[1:]
 
 

@@ -51,6 +51,7 @@ from la_pose_core.geometry.rotations import (
     matrix_from_quaternion,
     quaternion_from_matrix,
     rotation_angle,
+    yaw_about_camera_y,
 )
 from la_pose_core.geometry.scale import denormalize_translations, normalize_translations
 from la_pose_core.geometry.se3 import (
@@ -83,4 +84,5 @@ __all__ = [
     "relative_poses",
     "rotation_angle",
     "translation_quaternion_from_pose",
+    "yaw_about_camera_y",
 ]

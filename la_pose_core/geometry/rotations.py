@@ -52,3 +52,18 @@ def rotation_angle(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     cosine = (np.trace(matrix, axis1=-2, axis2=-1) - 1.0) / 2.0
     return np.arccos(np.clip(cosine, -1.0, 1.0))
+
+
+def yaw_about_camera_y(angle: np.ndarray | float) -> np.ndarray:
+    """``(..., 3, 3)`` rotations by ``angle`` (rad) about the optical frame's y axis. The y axis
+    points down, so a turn to the left by ``a`` (``la_pose_core.metrics.skill.yaw_left``) is
+    ``yaw_about_camera_y(-a)``."""
+    angle = np.asarray(angle, dtype=np.float64)
+    cos, sin = np.cos(angle), np.sin(angle)
+    rotation = np.zeros((*angle.shape, 3, 3))
+    rotation[..., 0, 0] = cos
+    rotation[..., 0, 2] = sin
+    rotation[..., 1, 1] = 1.0
+    rotation[..., 2, 0] = -sin
+    rotation[..., 2, 2] = cos
+    return rotation

@@ -22,7 +22,6 @@ t``), camera optical frame (x right, y down, z forward), yaw positive to the lef
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from la_pose_core.geometry import yaw_about_camera_y
 from la_pose_core.model.frame_features import XFeatFeatures, XFeatOutputs
 
 GRID_STEP_DEG = 0.02  # the search grid; the parabola refines below it
@@ -39,16 +39,8 @@ TOP_K = 1024  # keypoints per frame (a 256x128 frame yields a few hundred)
 
 
 def yaw_rotation(angle: float | np.ndarray) -> np.ndarray:
-    """``(..., 3, 3)`` rotations about the camera's up axis by ``angle`` (rad), left positive:
-    ``yaw_left(yaw_rotation(a)) == a``."""
-    c, s = np.cos(angle), np.sin(angle)
-    zero, one = np.zeros_like(c), np.ones_like(c)
-    rows = [
-        np.stack([c, zero, -s], -1),
-        np.stack([zero, one, zero], -1),
-        np.stack([s, zero, c], -1),
-    ]
-    return np.stack(rows, -2)
+    """``(..., 3, 3)`` turns to the left by ``angle`` (rad): ``yaw_left(yaw_rotation(a)) == a``."""
+    return yaw_about_camera_y(-np.asarray(angle, dtype=np.float64))
 
 
 # yaw_rotation(delta) = YAW_ROTATION_PARTS[0] + cos(delta) [1] + sin(delta) [2]
@@ -59,13 +51,6 @@ YAW_ROTATION_PARTS = np.array(
         [[0.0, 0.0, -1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
     ]
 )
-
-
-def camera_matrix_from_fov(fov: float, height: int, width: int) -> np.ndarray:
-    """``(3, 3)`` intrinsics of a ``height x width`` image with vertical FoV ``fov`` (rad), square
-    pixels, principal point at the centre."""
-    focal = 0.5 * height / math.tan(0.5 * fov)
-    return np.array([[focal, 0.0, 0.5 * (width - 1)], [0.0, focal, 0.5 * (height - 1)], [0, 0, 1]])
 
 
 @dataclass(frozen=True)

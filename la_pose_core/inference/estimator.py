@@ -47,6 +47,7 @@ import torch
 from torch import Tensor
 
 from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
+from la_pose_core.data.synthetic.renderer import intrinsics_from_fov
 from la_pose_core.geometry import (
     canonical_quaternion,
     input_camera_matrix,
@@ -57,7 +58,6 @@ from la_pose_core.geometry import (
 from la_pose_core.inference.epipolar_yaw import (
     KeypointMatcher,
     Keypoints,
-    camera_matrix_from_fov,
     yaw_correction,
     yaw_rotation,
 )
@@ -467,14 +467,15 @@ class PoseEstimator:
     ) -> float | None:
         """Correct the newest pair's yaw in ``outputs["quaternion"]`` against the matches of
         the two frames' keypoints (:mod:`.epipolar_yaw`); returns the correction (rad), or None
-        where there is none (off, or the matches could not tell)."""
-        if previous is None or current is None:
+        where there is none (off, no intrinsics, or the matches could not tell)."""
+        camera_matrix = self._input_camera_matrix(float(outputs["fov"]))
+        if previous is None or current is None or camera_matrix is None:
             return None
         streaming = self.config.streaming
         previous_xy, current_xy = self.matcher.match(previous, current)
         motion = pose_from_translation_quaternion(outputs["translation"], outputs["quaternion"])
         correction = yaw_correction(
-            motion, previous_xy, current_xy, self._input_camera_matrix(float(outputs["fov"])),
+            motion, previous_xy, current_xy, camera_matrix,
             streaming.epipolar_search_deg, streaming.epipolar_threshold_px,
         )  # fmt: skip
         if correction is not None:
@@ -482,13 +483,16 @@ class PoseEstimator:
             outputs["quaternion"] = canonical_quaternion(quaternion_from_matrix(rotation))
         return correction
 
-    def _input_camera_matrix(self, predicted_fov: float) -> np.ndarray:
+    def _input_camera_matrix(self, predicted_fov: float) -> np.ndarray | None:
         """``(3, 3)`` intrinsics of the model input: from the camera's calibration, else from
-        its FoV alone, else from the FoV the model predicts for the pair."""
+        its FoV alone, else from the FoV the model predicts for the pair; None when that
+        prediction is no FoV (outside (0, pi): an untrained head)."""
         if self.camera_matrix is not None:
             return self.camera_matrix
         fov = self.camera_fov if self.camera_fov is not None else predicted_fov
-        return camera_matrix_from_fov(fov, self.config.image_height, self.config.image_width)
+        if not 0.0 < fov < math.pi:
+            return None
+        return intrinsics_from_fov(self.config.image_width, self.config.image_height, fov).matrix
 
     def _newest_pair(self, pose: dict[str, Tensor]) -> dict[str, np.ndarray]:
         """The pose head's outputs for the newest pair, float64 (mirror-averaged when on)."""

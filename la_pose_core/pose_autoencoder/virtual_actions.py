@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from la_pose_core.geometry import inverse, make_pose
+from la_pose_core.geometry import inverse, make_pose, yaw_about_camera_y
 from la_pose_core.model.lapose import LAPosePosttrainer
 from la_pose_core.model.pose_encoder import PoseEncoder
 from la_pose_core.model.targets import PoseTargets
@@ -39,19 +39,6 @@ from la_pose_core.pose_autoencoder.teacher_student import freeze
 
 VIRTUAL_MOTIONS = ("reverse", "sharp_turn")
 SHARP_TURN_DEG = (10.0, 30.0)  # extra yaw per pair; a 90-degree corner in 3-9 pairs
-
-
-def yaw_about_camera_y(angle: np.ndarray) -> np.ndarray:
-    """``(..., 3, 3)`` rotations by ``angle`` (rad) about the optical frame's y axis."""
-    angle = np.asarray(angle, dtype=np.float64)
-    cos, sin = np.cos(angle), np.sin(angle)
-    rotation = np.zeros((*angle.shape, 3, 3))
-    rotation[..., 0, 0] = cos
-    rotation[..., 0, 2] = sin
-    rotation[..., 1, 1] = 1.0
-    rotation[..., 2, 0] = -sin
-    rotation[..., 2, 2] = cos
-    return rotation
 
 
 def reverse_motions(relative_poses: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,9 +16,8 @@ from la_pose_core.data.virtual_rotation import (
     rotate_relative_poses,
     source_points,
     warp_frames,
-    yaw_matrix,
 )
-from la_pose_core.geometry import inverse, translation_quaternion_from_pose
+from la_pose_core.geometry import inverse, translation_quaternion_from_pose, yaw_about_camera_y
 from la_pose_core.metrics import yaw_left
 from la_pose_core.model.targets import PoseTargets
 
@@ -31,7 +30,7 @@ def as_tensor(image: np.ndarray) -> torch.Tensor:
 
 def turn(psi: float) -> np.ndarray:
     pose = np.eye(4)
-    pose[:3, :3] = yaw_matrix(psi)
+    pose[:3, :3] = yaw_about_camera_y(psi)
     return pose  # cam_from_cam' (4, 4)
 
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from la_pose_core.data.synthetic.renderer import intrinsics_from_fov
 from la_pose_core.geometry import (
     input_camera_matrix,
     input_vertical_fov,
@@ -14,13 +15,12 @@ from la_pose_core.geometry import (
 )
 from la_pose_core.inference.epipolar_yaw import (
     MIN_MATCHES,
-    camera_matrix_from_fov,
     yaw_correction,
     yaw_rotation,
 )
 from la_pose_core.metrics.skill import yaw_left
 
-CAMERA = camera_matrix_from_fov(math.radians(45.0), 128, 256)
+CAMERA = intrinsics_from_fov(256, 128, math.radians(45.0)).matrix
 
 
 def true_motion(yaw_deg: float, step_m: float = 2.0) -> np.ndarray:
