@@ -1,7 +1,8 @@
 """Does the model follow the motion? Skill and paper metrics against the baselines, one run.
 
     .venv/bin/python benchmarks/bench_accuracy.py [--checkpoint models/la_pose_demo.pt]
-        [--drives 12] [--split evaluation|validation] [--out benchmarks/results]
+        [--drives 12] [--split evaluation|validation] [--[no-]epipolar-yaw]
+        [--epipolar-search-deg DEG] [--out benchmarks/results]
 
 Every method is evaluated on the same used frames (``la_pose_core.evaluation.sequence``'s
 ``run_sequence``, as in ``la-pose evaluate``: the streaming estimator at 2 fps, OpenCV VO with
@@ -250,6 +251,13 @@ def main() -> None:
         help="correct each pair's yaw against keypoint matches (default: the checkpoint's)",
     )
     parser.add_argument(
+        "--epipolar-search-deg",
+        type=float,
+        default=None,
+        help="search the yaw correction within this many degrees of the model's (default: the "
+        "checkpoint's streaming.epipolar_search_deg)",
+    )
+    parser.add_argument(
         "--camera-fov",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -266,6 +274,8 @@ def main() -> None:
         streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
     if args.epipolar_yaw is not None:
         streaming = dataclasses.replace(streaming, epipolar_yaw=args.epipolar_yaw)
+    if args.epipolar_search_deg is not None:
+        streaming = dataclasses.replace(streaming, epipolar_search_deg=args.epipolar_search_deg)
     estimator.set_streaming(streaming)
     report = {
         "checkpoint": args.checkpoint,
@@ -274,10 +284,12 @@ def main() -> None:
         "camera_fov": args.camera_fov,
         "mirror_average": streaming.mirror_average,
         "epipolar_yaw": streaming.epipolar_yaw,
+        "epipolar_search_deg": streaming.epipolar_search_deg,
         "targets": TARGETS,
     }
     averaged = ", averaged with the mirrored frames" if streaming.mirror_average else ""
-    averaged += ", epipolar yaw" if streaming.epipolar_yaw else ""
+    if streaming.epipolar_yaw:
+        averaged += f", epipolar yaw (+-{streaming.epipolar_search_deg:g} degrees)"
     markdown = [f"## Accuracy of `{Path(args.checkpoint).name}` at {args.fps:g} fps{averaged}\n"]
 
     size = parse_size(args.size)

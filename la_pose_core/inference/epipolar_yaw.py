@@ -4,10 +4,11 @@ The model reads a pair's turn to within about 0.4 degrees, and errors of that si
 a clip's far pairs, are most of what AUC@5 loses (README, "Epipolar yaw refinement"). Keypoint
 matches between the pair's two frames pin the yaw more finely once the rest of the motion is
 known. So the model's motion is kept, except for one degree of freedom: a rotation ``delta``
-about the camera's up axis, applied as ``R <- yaw_rotation(delta) R``. Each ``delta`` on a grid of
-``GRID_STEP_DEG`` over ``+-search_deg`` is scored by the truncated (MSAC) Sampson error of every
-match under the essential matrix ``E = [t]x R`` (``t`` the model's translation direction); the
-best one is refined by a parabola through it and its neighbours.
+about the camera's up axis, applied as ``R <- yaw_rotation(delta) R``. A ``delta`` is scored by
+the truncated (MSAC) Sampson error of every match under the essential matrix ``E = [t]x R``
+(``t`` the model's translation direction). The search is coarse to fine: every
+``COARSE_STEP_DEG`` over ``+-search_deg``, then every ``GRID_STEP_DEG`` within one coarse step of
+the best, which a parabola through it and its neighbours refines.
 
 The model's yaw stays as it is when the geometry cannot speak: fewer than ``MIN_MATCHES``
 matches, a pair that barely moves (under ``MIN_STEP_M``: no epipolar geometry), or a best
@@ -32,7 +33,8 @@ from torch import Tensor
 from la_pose_core.geometry import yaw_about_camera_y
 from la_pose_core.model.frame_features import XFeatFeatures, XFeatOutputs
 
-GRID_STEP_DEG = 0.02  # the search grid; the parabola refines below it
+COARSE_STEP_DEG = 0.2  # the search's first grid (a minimum is about 1 px / focal wide: 0.25 deg)
+GRID_STEP_DEG = 0.02  # its second grid, around the best of the first; the parabola refines below
 MIN_MATCHES = 12  # fewer matches: the model's yaw stays
 MIN_STEP_M = 0.1  # a shorter step has no epipolar geometry to speak of
 TOP_K = 1024  # keypoints per frame (a 256x128 frame yields a few hundred)
@@ -129,28 +131,48 @@ def yaw_correction(
     step = np.linalg.norm(motion[:3, 3])
     if step < MIN_STEP_M or len(previous_xy) < MIN_MATCHES:
         return None
-    grid = np.radians(np.arange(-search_deg, search_deg + 1e-9, GRID_STEP_DEG))  # (G,)
-    weights = np.stack([np.ones_like(grid), np.cos(grid), np.sin(grid)])  # (3, G)
-    # E(delta) = [t]x yaw_rotation(delta) R = sum_k weights[k](delta) E_k: linear in the weights
-    parts = _skew(motion[:3, 3] / step) @ YAW_ROTATION_PARTS @ motion[:3, :3]  # (3, 3, 3)
-    x_previous = _normalized(previous_xy, camera_matrix)  # (M, 3)
-    x_current = _normalized(current_xy, camera_matrix)  # (M, 3)
-    lines_previous = np.einsum("kij,mj->kmi", parts, x_current)  # (3, M, 3): E_k x_current
-    lines_current = np.einsum("kji,mj->kmi", parts, x_previous)  # (3, M, 3): E_k^T x_previous
-    algebraic = np.einsum("mi,kmi->km", x_previous, lines_previous)  # (3, M)
-    residual = (weights.T @ algebraic) ** 2  # (G, M): (x_previous^T E x_current)^2
-    gradient = sum(  # (G, M): the squared image gradients of that residual
-        np.einsum("kg,km->gm", weights, lines[:, :, axis]) ** 2
-        for lines in (lines_previous, lines_current)
-        for axis in (0, 1)
-    )
-    sampson = residual / np.maximum(gradient, 1e-18)  # (G, M) squared, normalised units
-    threshold = (threshold_px / camera_matrix[0, 0]) ** 2
-    cost = np.minimum(sampson, threshold).sum(axis=1)  # (G,) truncated quadratic (MSAC)
-    best = int(np.argmin(cost))
-    if best in (0, len(grid) - 1):
+    cost = SampsonCost(motion, previous_xy, current_xy, camera_matrix, threshold_px)
+    reach = round(search_deg / COARSE_STEP_DEG)  # coarse steps each way
+    coarse = np.radians(COARSE_STEP_DEG) * np.arange(-reach, reach + 1)  # (G,)
+    best = int(np.argmin(cost(coarse)))
+    if best in (0, len(coarse) - 1):
         return None
-    return grid[best] + _parabola_offset(*cost[best - 1 : best + 2]) * np.radians(GRID_STEP_DEG)
+    within = round(COARSE_STEP_DEG / GRID_STEP_DEG)  # fine steps to either coarse neighbour
+    fine = coarse[best] + np.radians(GRID_STEP_DEG) * np.arange(-within, within + 1)  # (F,)
+    costs = cost(fine)  # (F,)
+    best = int(np.argmin(costs))
+    if best in (0, len(fine) - 1):  # a tie with a coarse neighbour: no parabola
+        return fine[best]
+    return fine[best] + _parabola_offset(*costs[best - 1 : best + 2]) * np.radians(GRID_STEP_DEG)
+
+
+class SampsonCost:
+    """The truncated Sampson error of the matches for yaw corrections ``delta`` (rad). The
+    essential matrix is linear in (1, cos delta, sin delta), so its three parts are computed once
+    and every grid point costs a few dot products per match."""
+
+    def __init__(self, motion, previous_xy, current_xy, camera_matrix, threshold_px) -> None:
+        direction = motion[:3, 3] / np.linalg.norm(motion[:3, 3])
+        # E(delta) = [t]x yaw_rotation(delta) R = sum_k weights[k](delta) E_k
+        parts = _skew(direction) @ YAW_ROTATION_PARTS @ motion[:3, :3]  # (3, 3, 3)
+        x_previous = _normalized(previous_xy, camera_matrix)  # (M, 3)
+        x_current = _normalized(current_xy, camera_matrix)  # (M, 3)
+        self.lines_previous = np.einsum("kij,mj->kmi", parts, x_current)  # (3, M, 3): E_k x_cur
+        self.lines_current = np.einsum("kji,mj->kmi", parts, x_previous)  # (3, M, 3): E_k^T x_prev
+        self.algebraic = np.einsum("mi,kmi->km", x_previous, self.lines_previous)  # (3, M)
+        self.threshold = (threshold_px / camera_matrix[0, 0]) ** 2  # normalised units
+
+    def __call__(self, deltas: np.ndarray) -> np.ndarray:
+        """``(G,)`` corrections -> ``(G,)`` costs."""
+        weights = np.stack([np.ones_like(deltas), np.cos(deltas), np.sin(deltas)])  # (3, G)
+        residual = (weights.T @ self.algebraic) ** 2  # (G, M): (x_previous^T E x_current)^2
+        gradient = sum(  # (G, M): the squared image gradients of that residual
+            np.einsum("kg,km->gm", weights, lines[:, :, axis]) ** 2
+            for lines in (self.lines_previous, self.lines_current)
+            for axis in (0, 1)
+        )
+        sampson = residual / np.maximum(gradient, 1e-18)  # (G, M) squared, normalised units
+        return np.minimum(sampson, self.threshold).sum(axis=1)  # truncated quadratic (MSAC)
 
 
 def _parabola_offset(left: float, centre: float, right: float) -> float:

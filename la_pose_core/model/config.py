@@ -174,10 +174,11 @@ class StreamingConfig:
     # right bias) cancels; twice the inverse dynamics cost (la_pose_core.data.mirror)
     mirror_average: bool = False
     # correct each pair's yaw by the best fit of the two frames' XFeat keypoint matches within
-    # +-epipolar_search_deg of the model's (la_pose_core.inference.epipolar_yaw); matches
-    # farther than epipolar_threshold_px from their epipolar line count as outliers
+    # +-epipolar_search_deg of the model's (la_pose_core.inference.epipolar_yaw; 12 over 5: AUC@5
+    # 88.0 -> 89.2 over 60 validation drives, README "A wider search"); matches farther than
+    # epipolar_threshold_px from their epipolar line count as outliers
     epipolar_yaw: bool = False
-    epipolar_search_deg: float = 5.0
+    epipolar_search_deg: float = 12.0
     epipolar_threshold_px: float = 1.0
 
 
@@ -316,9 +317,10 @@ class LAPoseConfig:
             problems.append("streaming.target_fps and streaming.max_gap_s must be positive")
         if not 0 <= self.streaming.rate_tolerance < 1:
             problems.append("streaming.rate_tolerance must be in [0, 1)")
-        if self.streaming.epipolar_search_deg <= 0 or self.streaming.epipolar_threshold_px <= 0:
+        if self.streaming.epipolar_search_deg < 0.4 or self.streaming.epipolar_threshold_px <= 0:
             problems.append(
-                "streaming.epipolar_search_deg and streaming.epipolar_threshold_px must be positive"
+                "streaming.epipolar_search_deg must be at least 0.4 (two steps of the search's "
+                "first grid) and streaming.epipolar_threshold_px positive"
             )
         encoder = self.pose_encoder
         if encoder.fourier_levels < 0 or not encoder.hidden or min(encoder.hidden) < 1:

@@ -15,6 +15,7 @@ from la_pose_core.geometry import (
 )
 from la_pose_core.inference.epipolar_yaw import (
     MIN_MATCHES,
+    SampsonCost,
     yaw_correction,
     yaw_rotation,
 )
@@ -73,6 +74,20 @@ def test_the_search_recovers_the_true_yaw_from_noisy_matches_with_outliers(yaw_d
     refined = yaw_rotation(correction) @ estimate[:3, :3]
     refined_yaw = math.degrees(yaw_left(refined[None])[0])
     assert abs(refined_yaw - yaw_deg) < 0.05  # from 1-2.5 degrees off
+    assert correction == pytest.approx(math.radians(-error_deg), abs=math.radians(0.05))
+
+
+@pytest.mark.parametrize("error_deg", [-9.0, 6.5])
+def test_the_coarse_to_fine_search_finds_the_dense_grids_minimum_far_from_the_model(error_deg):
+    """+-12 degrees (the default reach) from a model 6.5-9 degrees off: the coarse grid's best,
+    refined, is the minimum a dense grid over the whole reach finds, and the true yaw."""
+    motion = true_motion(-5.0)
+    estimate = model_estimate(motion, error_deg)
+    previous, current = matches(motion)
+    correction = yaw_correction(estimate, previous, current, CAMERA, 12.0, 1.0)
+    dense = np.radians(np.arange(-12.0, 12.0 + 1e-9, 0.005))
+    cost = SampsonCost(estimate, previous, current, CAMERA, 1.0)
+    assert correction == pytest.approx(dense[np.argmin(cost(dense))], abs=math.radians(0.02))
     assert correction == pytest.approx(math.radians(-error_deg), abs=math.radians(0.05))
 
 

@@ -46,6 +46,14 @@ def test_unknown_preset_and_unknown_keys_are_rejected():
         ({"image_width": 70}, "not divisible"),
         ({"clip_len": 1}, "clip_len"),
         ({"tokenizer": dataclasses.replace(get_config("tiny").tokenizer, downsample=6)}, "power"),
+        (
+            {
+                "streaming": dataclasses.replace(
+                    get_config("tiny").streaming, epipolar_search_deg=0.2
+                )
+            },
+            "epipolar_search_deg must be at least 0.4",
+        ),
     ],
 )
 def test_inconsistent_sizes_are_rejected(changes, message):
