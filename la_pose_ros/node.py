@@ -85,6 +85,7 @@ from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 
 from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.inference.road_step import RoadPlane
 from la_pose_ros import diagnostics, messages
 from la_pose_ros.delivery import SequenceGaps, serialized_stamp
 from la_pose_ros.image_decoding import BadImage
@@ -172,6 +173,10 @@ class LaPoseNode(LifecycleNode):
             self.estimator = load_estimator(
                 settings.model, settings.refinement, settings.streaming, device="cpu"
             )
+            # the road under the camera, from its mounting (base_link on the road), for
+            # streaming.road_step; none while the extrinsics put the camera at base_link's height
+            mounting = settings.camera_extrinsics.matrix()
+            self.estimator.set_road_plane(RoadPlane.from_base_from_camera(mounting))
         except Exception as error:  # any failure leaves the node unconfigured, with the reason
             self.get_logger().error(f"configure failed: {error}")
             return TransitionCallbackReturn.FAILURE
@@ -187,7 +192,8 @@ class LaPoseNode(LifecycleNode):
             f"{self.settings.streaming.target_fps} fps, output rate "
             f"{self.settings.output_rate.mode}, {torch.get_num_threads()} CPU threads); "
             f"mirror averaging {_on_off(self.settings.streaming.mirror_average)}, epipolar yaw "
-            f"{_on_off(self.settings.streaming.epipolar_yaw)}; refinement {refinement}"
+            f"{_on_off(self.settings.streaming.epipolar_yaw)}, road step "
+            f"{_on_off(self.settings.streaming.road_step)}; refinement {refinement}"
         )
         return TransitionCallbackReturn.SUCCESS
 

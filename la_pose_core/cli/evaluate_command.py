@@ -145,6 +145,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the checkpoint's streaming.epipolar_yaw)",
     )
     parser.add_argument(
+        "--road-step",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read each pair's step length from the road's image motion where the camera's "
+        "mounting is known (synthetic drives; default: the checkpoint's streaming.road_step)",
+    )
+    parser.add_argument(
         "--reverse",
         action="store_true",
         help="play the sequence backwards (a car reversing along the recorded path)",
@@ -202,6 +209,8 @@ def _load_estimator(args: argparse.Namespace):
         streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
     if args.epipolar_yaw is not None:
         streaming = dataclasses.replace(streaming, epipolar_yaw=args.epipolar_yaw)
+    if args.road_step is not None:
+        streaming = dataclasses.replace(streaming, road_step=args.road_step)
     if streaming != estimator.config.streaming:
         estimator.set_streaming(streaming)
     return estimator
@@ -267,6 +276,7 @@ def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: fl
         "target_fps": config.streaming.target_fps,
         "mirror_average": config.streaming.mirror_average,
         "epipolar_yaw": config.streaming.epipolar_yaw,
+        "road_step": config.streaming.road_step,
         "clip_len": args.clip_len,
         "frames_read": run.frames_read,
         "frames_used": len(run.used),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from la_pose_core.evaluation.sequence import start_track
 from la_pose_core.geometry import inverse
 from la_pose_core.metrics import yaw_left
 
@@ -49,8 +50,7 @@ class RenderedSequence:
 
 def collect_pairs(estimator, sequence) -> ProbeSet:
     """Stream ``sequence`` (KITTI-like, with ``world_from_cam``) through ``estimator``."""
-    estimator.reset()
-    estimator.set_camera_intrinsics(getattr(sequence, "intrinsics", None))
+    start_track(estimator, sequence)
     latents, motions, previous = [], [], None
     for index in range(len(sequence.stamps)):
         result = estimator.step(sequence.image(index), float(sequence.stamps[index]))

@@ -30,6 +30,7 @@ import numpy as np
 
 from la_pose_core.evaluation.baselines import BASELINES, run_baselines
 from la_pose_core.geometry import chain_relative_poses, pose_from_translation_quaternion
+from la_pose_core.inference.road_step import RoadPlane
 
 LA_POSE = "la_pose"
 
@@ -60,13 +61,24 @@ class _ModelPass:
     unreadable: list[int] = field(default_factory=list)  # frames whose image did not read
 
 
+def start_track(estimator, sequence) -> None:
+    """Reset ``estimator`` and tell it ``sequence``'s camera: its intrinsics (``intrinsics``),
+    and its mounting above the road where the sequence knows it (``base_from_camera``: the
+    synthetic drives; a benchmark may set it for a recording whose setup it knows)."""
+    estimator.reset()
+    estimator.set_camera_intrinsics(getattr(sequence, "intrinsics", None))
+    mounting = getattr(sequence, "base_from_camera", None)
+    estimator.set_road_plane(
+        None if mounting is None else RoadPlane.from_base_from_camera(mounting)
+    )
+
+
 def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass:
     """Offer the first ``count`` frames to the estimator, in order; keep what it used. An
     image that does not read is skipped with a warning (and listed in ``unreadable``)."""
     from tqdm import tqdm
 
-    estimator.reset()
-    estimator.set_camera_intrinsics(getattr(sequence, "intrinsics", None))
+    start_track(estimator, sequence)
     model = _ModelPass()
     for index in tqdm(
         range(count), desc="frames", unit="frame", file=sys.stderr, disable=not progress

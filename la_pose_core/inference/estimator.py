@@ -18,7 +18,9 @@
    batch of two streams, and the pair's motion is the mean of the one and the other mirrored
    back (:func:`average_with_mirror`): a turn the model adds whatever the images show cancels;
 5. with ``streaming.epipolar_yaw``, the newest pair's yaw corrected against the XFeat keypoint
-   matches between its two frames (:mod:`.epipolar_yaw`), the rest of its motion kept;
+   matches between its two frames (:mod:`.epipolar_yaw`), the rest of its motion kept; with
+   ``streaming.road_step`` and the road known (:meth:`PoseEstimator.set_road_plane`), its step
+   length read from the road's image motion (:mod:`.road_step`), its direction kept;
 6. optional test-time refinement of the newest pair's metric translation against a bank of
    post-training motions (Camera Pose Auto-Encoder; :mod:`la_pose_core.pose_autoencoder`);
 7. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
@@ -63,6 +65,7 @@ from la_pose_core.inference.epipolar_yaw import (
 )
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
+from la_pose_core.inference.road_step import RoadPlane, road_step_length
 from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig, RefinementConfig, StreamingConfig
 from la_pose_core.model.frame_features import XFeatOutputs
@@ -102,6 +105,8 @@ class StepResult:
         refinement_ms: time the refinement of this pair took (ms); None without refinement.
         yaw_correction_deg: what ``streaming.epipolar_yaw`` added to the model's yaw (degrees,
             left positive); None when it is off or the matches could not tell.
+        road_step_m: the step length ``streaming.road_step`` read from the road (m), which
+            ``translation`` then has; None when off or the road could not tell.
     """
 
     stamp: float
@@ -117,6 +122,7 @@ class StepResult:
     translation_head: np.ndarray | None = None
     refinement_ms: float | None = None
     yaw_correction_deg: float | None = None
+    road_step_m: float | None = None
 
 
 RUNTIMES = ("torch", "onnxruntime")  # what runs the networks (model.runtime, --runtime)
@@ -235,6 +241,8 @@ class PoseEstimator:
         if features is not None:  # the newest frame's XFeat outputs, for its keypoints
             features.keep_outputs = True
         self.previous_keypoints: Keypoints | None = None  # the track's last used frame's
+        self.road_plane: RoadPlane | None = None  # the camera's mounting, if known
+        self.previous_road_frame: np.ndarray | None = None  # (H, W) for streaming.road_step
 
     @property
     def runtime(self) -> str:
@@ -330,6 +338,12 @@ class PoseEstimator:
             intrinsics.height, intrinsics.width, height, width,
         )  # fmt: skip
 
+    def set_road_plane(self, plane: RoadPlane | None) -> None:
+        """The road under the camera (:class:`.road_step.RoadPlane`, e.g. from the camera's
+        mounting), or None when unknown: with ``streaming.road_step`` each pair's step length
+        is then read from the road's image motion. It stays across :meth:`reset`."""
+        self.road_plane = plane
+
     def camera_fov_tensor(self, views: int) -> Tensor | None:
         """``(views,)`` the camera FoV as the pose head takes it (NaN: unknown), or None for a
         head without the FoV input."""
@@ -349,6 +363,7 @@ class PoseEstimator:
         self.world_from_cam = np.eye(4)
         self.previous_stamp = None
         self.previous_keypoints = None
+        self.previous_road_frame = None
 
     def fork(self) -> PoseEstimator:
         """Another estimator on the same modules, device, precision, refinement and config,
@@ -407,11 +422,14 @@ class PoseEstimator:
         state = self._track_state(selection)
         keypoints, previous_keypoints = self._keypoints(frame), self.previous_keypoints
         self.previous_keypoints = keypoints
+        road_frame, previous_road_frame = self._road_frame(frame), self.previous_road_frame
+        self.previous_road_frame = road_frame
         if pair is None:  # first frame of a track: no motion yet
             return StepResult(stamp, None, state, self.world_from_cam.copy())
 
         outputs = self._newest_pair(pose)
         correction = self._correct_yaw(outputs, previous_keypoints, keypoints)
+        road_step = self._road_step(outputs, previous_road_frame, road_frame)
         translation, quaternion = outputs["translation"], outputs["quaternion"]
         translation_head, refinement_ms = None, None
         if self.refiner is not None:
@@ -436,6 +454,7 @@ class PoseEstimator:
             translation_head=translation_head,
             refinement_ms=refinement_ms,
             yaw_correction_deg=None if correction is None else math.degrees(correction),
+            road_step_m=road_step,
         )
 
     def _keypoints(self, frames: Tensor) -> Keypoints | None:
@@ -455,6 +474,31 @@ class PoseEstimator:
         else:
             outputs = None
         return self.matcher.keypoints(frames[0], outputs)
+
+    def _road_frame(self, frames: Tensor) -> np.ndarray | None:
+        """``(H, W)`` float32 greyscale of the frame just pushed (``frames`` ``(V, 3, H, W)``)
+        for the road step; None when off or the road is unknown."""
+        if not self.config.streaming.road_step or self.road_plane is None:
+            return None
+        return frames[0].float().mean(dim=0).cpu().numpy()
+
+    def _road_step(
+        self,
+        outputs: dict[str, np.ndarray],
+        previous: np.ndarray | None,
+        current: np.ndarray | None,
+    ) -> float | None:
+        """Set the newest pair's step length in ``outputs["translation"]`` from the road's image
+        motion (:mod:`.road_step`), the direction kept; returns it (m), or None where the
+        model's stays (off, no road or intrinsics known, or the road could not tell)."""
+        camera_matrix = self._input_camera_matrix(float(outputs["fov"]))
+        if previous is None or current is None or camera_matrix is None:
+            return None
+        motion = pose_from_translation_quaternion(outputs["translation"], outputs["quaternion"])
+        step = road_step_length(previous, current, motion, camera_matrix, self.road_plane)
+        if step is not None:
+            outputs["translation"] = outputs["translation"] * (step / np.linalg.norm(motion[:3, 3]))
+        return step
 
     def _track_state(self, selection: Selection) -> str:
         """RESET, TRACKING or WARMING_UP for the frame just pushed."""

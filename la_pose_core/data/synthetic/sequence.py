@@ -118,6 +118,7 @@ class SyntheticSequence:
         )
         self.stamps = self.trajectory.stamps
         self.scene_from_cam = self.trajectory.scene_from_cam
+        self.base_from_camera = self.trajectory.base_from_camera  # (4, 4) the camera's mounting
         self.world_from_scene = inverse(self.scene_from_cam[0])
         self.world_from_cam = self.world_from_scene @ self.scene_from_cam
         self.renderer = Renderer(self.world)
