@@ -193,9 +193,18 @@ class LaPoseNode(LifecycleNode):
             f"{self.settings.output_rate.mode}, {torch.get_num_threads()} CPU threads); "
             f"mirror averaging {_on_off(self.settings.streaming.mirror_average)}, epipolar yaw "
             f"{_on_off(self.settings.streaming.epipolar_yaw)}, road step "
-            f"{_on_off(self.settings.streaming.road_step)}; refinement {refinement}"
+            f"{self._road_step_state()}; refinement {refinement}"
         )
         return TransitionCallbackReturn.SUCCESS
+
+    def _road_step_state(self) -> str:
+        """streaming.road_step for the configure log: off, or on with the road it uses."""
+        if not self.settings.streaming.road_step:
+            return "off"
+        plane = self.estimator.road_plane
+        if plane is None:
+            return "on but inert (camera_extrinsics put the camera at base_link's height)"
+        return f"on (camera {plane.height_m:.2f} m above the road)"
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self.settings

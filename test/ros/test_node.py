@@ -578,6 +578,25 @@ def test_a_missing_checkpoint_fails_configure_with_a_clear_error(tmp_path):
         node.stop()
 
 
+def test_the_road_step_takes_the_road_from_the_camera_extrinsics(tmp_path):
+    """streaming.road_step reads the camera's height above the road from camera_extrinsics
+    (base_link on the road) and says so when configured."""
+    domain_id = free_domain_id()
+    parameters = {
+        "model.checkpoint": str(write_test_checkpoint(tmp_path / "tiny.pt")),
+        "streaming.road_step": True,
+        "camera_extrinsics.translation": [1.2, 0.0, 1.6],
+    }
+    node = NodeProcess(domain_id, parameters, tmp_path / "node.log")
+    client = Client(domain_id)
+    try:
+        assert client.wait_for(lambda: "configured:" in node.output(), 60), node.output()
+        assert "road step on (camera 1.60 m above the road)" in node.output()
+    finally:
+        client.close()
+        node.stop()
+
+
 def test_seconds_to_time_round_trip():
     assert stamp(messages.seconds_to_time(1000.3)) == 1000.3
     assert messages.seconds_to_time(2.0 - 1e-10) == messages.seconds_to_time(2.0)
