@@ -252,10 +252,14 @@ def assert_outputs_follow_inputs(
     )
     assert {(t.header.frame_id, t.child_frame_id) for t in transforms} == {("odom", "base_link")}
 
+    # /tf_static is latched (transient local): DDS may hand its one message over again when the
+    # subscription re-matches on a starved machine (seen once in five stress runs), so every
+    # message received must be that one transform, however many there are
     static = [t for m in client.messages("tf_static") for t in m.transforms]
-    assert [(t.header.frame_id, t.child_frame_id) for t in static] == [
+    assert {(t.header.frame_id, t.child_frame_id) for t in static} == {
         ("base_link", "camera_optical")
-    ]
+    }
+    assert len({(t.transform.translation.z, t.transform.rotation.w) for t in static}) == 1
 
     path = client.messages("path")[-1]
     assert path.header.frame_id == "odom" and len(path.poses) >= 2
