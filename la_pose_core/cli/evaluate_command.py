@@ -148,8 +148,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--road-step",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="read each pair's step length from the road's image motion where the camera's "
-        "mounting is known (synthetic drives; default: the checkpoint's streaming.road_step)",
+        help="read each pair's step length from the road's image motion (needs "
+        "--camera-height; default: the checkpoint's streaming.road_step)",
+    )
+    parser.add_argument(
+        "--camera-height",
+        type=float,
+        default=None,
+        metavar="M",
+        help="the camera's height above the road (m), looking straight ahead, for --road-step "
+        "(KITTI: 1.65)",
     )
     parser.add_argument(
         "--reverse",
@@ -173,8 +181,11 @@ def _parse_baselines(text: str) -> list[str]:
 
 def _open_sequence(args: argparse.Namespace):
     """``--sequence`` (with ground truth and intrinsics), played backwards with ``--reverse``."""
+    import numpy as np
+
     from la_pose_core.data.kitti import KittiSequence
     from la_pose_core.data.time_reversal import TimeReversedSequence
+    from la_pose_core.geometry import BASE_FROM_OPTICAL, make_pose
 
     sequence = KittiSequence(args.sequence, camera=args.camera)
     if sequence.world_from_cam is None:
@@ -183,6 +194,11 @@ def _open_sequence(args: argparse.Namespace):
         fail(f"{args.sequence}: no calib.txt (evaluation needs the camera intrinsics)")
     if args.reverse:
         sequence = TimeReversedSequence(sequence)
+    if args.camera_height is not None:  # base_link on the road under a level camera
+        if args.camera_height <= 0:
+            fail(f"--camera-height must be positive, got {args.camera_height}")
+        mounting = make_pose(np.eye(3), [0.0, 0.0, args.camera_height]) @ BASE_FROM_OPTICAL
+        sequence.base_from_camera = mounting
     return sequence
 
 

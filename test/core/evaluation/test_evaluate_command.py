@@ -91,6 +91,14 @@ def test_mirror_averaging_on_the_command_line(tmp_path, kitti_sample, tiny_check
     assert not np.allclose(plain, averaged, atol=1e-5)
 
 
+def test_the_road_step_on_the_command_line(tmp_path, kitti_sample, tiny_checkpoint, capsys):
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--sequence", str(kitti_sample)]
+    argv += ["--max-frames", "11", "--baselines", "none", "--out", str(tmp_path)]
+    assert la_pose([*argv, "--road-step", "--camera-height", "1.65"]) == 0
+    capsys.readouterr()
+    assert json.loads((tmp_path / "metrics.json").read_text())["road_step"] is True
+
+
 def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, capsys):
     unposed = tmp_path / "unposed"
     shutil.copytree(kitti_sample, unposed, ignore=shutil.ignore_patterns("poses.txt"))
@@ -103,6 +111,7 @@ def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, c
         ([*base, "--sequence", str(kitti_sample), "--baselines", "orb_slam"], "unknown"),
         ([*base, "--sequence", str(kitti_sample), "--max-frames", "1"], "at least 2"),
         ([*base, "--sequence", str(tmp_path / "nowhere")], "no image_0/ folder"),
+        ([*base, "--sequence", str(kitti_sample), "--camera-height", "0"], "must be positive"),
     ]
     for bad, reason in write_bad_checkpoints(tmp_path / "bad", tiny_checkpoint).items():
         argv = ["evaluate", "--checkpoint", str(bad), "--sequence", str(kitti_sample)]
