@@ -35,7 +35,6 @@ synthetic drives.
 """
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -282,15 +281,13 @@ def main() -> None:
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, device="cpu")
     if not args.camera_fov:  # every evaluation then leaves the FoV unknown
         estimator.set_camera_intrinsics = lambda intrinsics: estimator.set_camera_fov(None)
-    streaming = dataclasses.replace(estimator.config.streaming, target_fps=args.fps)
-    if args.mirror_average is not None:
-        streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
-    if args.epipolar_yaw is not None:
-        streaming = dataclasses.replace(streaming, epipolar_yaw=args.epipolar_yaw)
-    if args.road_step is not None:
-        streaming = dataclasses.replace(streaming, road_step=args.road_step)
-    if args.epipolar_search_deg is not None:
-        streaming = dataclasses.replace(streaming, epipolar_search_deg=args.epipolar_search_deg)
+    streaming = estimator.config.streaming.overridden(
+        target_fps=args.fps,
+        mirror_average=args.mirror_average,
+        epipolar_yaw=args.epipolar_yaw,
+        epipolar_search_deg=args.epipolar_search_deg,
+        road_step=args.road_step,
+    )
     estimator.set_streaming(streaming)
     report = {
         "checkpoint": args.checkpoint,

@@ -38,7 +38,6 @@ the finished training recorded in the checkpoint (``extra["training_fps"]``), el
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 import time
@@ -218,15 +217,12 @@ def _load_estimator(args: argparse.Namespace):
         runtime=args.runtime,
         onnx_dir=args.onnx_dir,
     )
-    streaming = estimator.config.streaming
-    if args.fps is not None:  # frame selection at another rate
-        streaming = dataclasses.replace(streaming, target_fps=args.fps)
-    if args.mirror_average is not None:
-        streaming = dataclasses.replace(streaming, mirror_average=args.mirror_average)
-    if args.epipolar_yaw is not None:
-        streaming = dataclasses.replace(streaming, epipolar_yaw=args.epipolar_yaw)
-    if args.road_step is not None:
-        streaming = dataclasses.replace(streaming, road_step=args.road_step)
+    streaming = estimator.config.streaming.overridden(
+        target_fps=args.fps,  # frame selection at another rate
+        mirror_average=args.mirror_average,
+        epipolar_yaw=args.epipolar_yaw,
+        road_step=args.road_step,
+    )
     if streaming != estimator.config.streaming:
         estimator.set_streaming(streaming)
     return estimator

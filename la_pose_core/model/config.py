@@ -187,6 +187,11 @@ class StreamingConfig:
     # 3.65 m (README, "The road plane")
     road_step: bool = False
 
+    def overridden(self, **values) -> StreamingConfig:
+        """This config with the given fields replaced; a None value keeps the field (a
+        command-line flag that was not given)."""
+        return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
+
 
 @dataclass
 class PoseEncoderConfig:

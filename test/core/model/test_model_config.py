@@ -59,3 +59,11 @@ def test_unknown_preset_and_unknown_keys_are_rejected():
 def test_inconsistent_sizes_are_rejected(changes, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(get_config("tiny"), **changes)
+
+
+def test_streaming_overrides_keep_the_fields_given_none():
+    streaming = get_config("tiny").streaming
+    changed = streaming.overridden(target_fps=4.0, epipolar_yaw=None, road_step=True)
+    assert (changed.target_fps, changed.road_step) == (4.0, True)
+    assert changed.epipolar_yaw == streaming.epipolar_yaw
+    assert streaming.overridden() == streaming
