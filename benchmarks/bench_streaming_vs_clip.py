@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_streaming_vs_clip.py [--checkpoint models/la_pose_demo.pt]
 
 Streaming (``PoseEstimator.step``, what the node runs) picks frames by stamp and reports each
-pair when it is the newest of a sliding window. Clip mode runs the same frames in
+pair when it is the newest of a sliding window (then revised while ``streaming.fixed_lag`` later
+pairs come; each pair's last estimate is scored). Clip mode runs the same frames in
 non-overlapping windows of the model's clip length in one pass, where the non-causal pose head
 also sees later pairs. Both trajectories are chained from their pair motions and evaluated
 against ground truth with the same metrics (``evaluate_trajectory``); the per-pair translation
@@ -23,7 +24,7 @@ from la_pose_core.geometry import (
     pose_from_translation_quaternion,
     rotation_angle,
 )
-from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.inference.estimator import PoseEstimator, keep_latest_motions
 from la_pose_core.metrics import evaluate_trajectory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,10 +46,7 @@ def main() -> None:
         result = estimator.step(sequence.image(index), float(sequence.stamps[index]))
         if result is None:
             continue
-        if used:
-            streaming.append(
-                pose_from_translation_quaternion(result.translation, result.quaternion)
-            )
+        keep_latest_motions(streaming, result)  # each pair at its last estimate
         used.append(index)
     # clip mode over the same frames, in windows of `window` frames sharing their end frames
     clip = []

@@ -92,8 +92,10 @@ class NodeSettings:
     # each frame through the backbone in the same batch (README, "Mirror averaging")
     # the epipolar yaw on: each pair's yaw corrected against keypoint matches (README, "Epipolar
     # yaw refinement": AUC@5 73.9 -> 85.9 on the evaluation drives), 6-14 ms per frame
+    # fixed_lag 0: the node publishes each pair as first reported; revising pairs is for offline
+    # trajectories and would only cost time here (README, "Revised pairs")
     streaming: StreamingConfig = field(
-        default_factory=lambda: StreamingConfig(mirror_average=True, epipolar_yaw=True)
+        default_factory=lambda: StreamingConfig(mirror_average=True, epipolar_yaw=True, fixed_lag=0)
     )
     covariance: CovarianceModel = field(default_factory=CovarianceModel)
     refinement: RefinementConfig = field(default_factory=RefinementConfig)  # off: checkpoint ""

@@ -61,8 +61,12 @@ from la_pose_core.paper import PAPER_FPS_RANGE  # for checkpoints that record no
 if TYPE_CHECKING:  # imported when the command runs, not to build the command line
     from la_pose_core.evaluation.sequence import SequenceRun
 
-NOTES = {  # keys: la_pose_core.evaluation.sequence.LA_POSE, baselines.OPENCV_VO, CONSTANT_VELOCITY
-    "la_pose": "streaming PoseEstimator; translation in metres from its own scale prediction",
+NOTES = {  # keys: la_pose_core.evaluation.sequence.LA_POSE(_FIRST_REPORTED), baselines' names
+    "la_pose": "streaming PoseEstimator; translation in metres from its own scale prediction; "
+    "each pair's last estimate (streaming.fixed_lag revises a pair until that many later pairs "
+    "have come)",
+    "la_pose_first_reported": "the same estimator's pairs as first reported, chained: the pose "
+    "the node publishes live (listed when streaming.fixed_lag > 0)",
     "opencv_vo_gt_scale": "metric only with GT scale: monocular OpenCV VO (essential matrix + "
     "recoverPose) estimates rotation and translation direction, its step lengths are the "
     "ground truth's, so its ate_m, ate_full_m and rpe_trans_pct are not comparable with a "
@@ -151,6 +155,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--camera-height; default: the checkpoint's streaming.road_step)",
     )
     parser.add_argument(
+        "--fixed-lag",
+        type=int,
+        default=None,
+        metavar="N",
+        help="revise each pair's motion until N later pairs have come; the trajectory scored is "
+        "each pair's last estimate (0: as first reported; default: the checkpoint's "
+        "streaming.fixed_lag)",
+    )
+    parser.add_argument(
         "--camera-height",
         type=float,
         default=None,
@@ -222,6 +235,7 @@ def _load_estimator(args: argparse.Namespace):
         mirror_average=args.mirror_average,
         epipolar_yaw=args.epipolar_yaw,
         road_step=args.road_step,
+        fixed_lag=args.fixed_lag,
     )
     if streaming != estimator.config.streaming:
         estimator.set_streaming(streaming)
@@ -289,6 +303,7 @@ def _run_details(args: argparse.Namespace, config, run: SequenceRun, elapsed: fl
         "mirror_average": config.streaming.mirror_average,
         "epipolar_yaw": config.streaming.epipolar_yaw,
         "road_step": config.streaming.road_step,
+        "fixed_lag": config.fixed_lag,
         "clip_len": args.clip_len,
         "frames_read": run.frames_read,
         "frames_used": len(run.used),

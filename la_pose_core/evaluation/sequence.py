@@ -2,7 +2,8 @@
 
 The model runs through the streaming :class:`~la_pose_core.inference.estimator.PoseEstimator`
 (the deployed inference path): every image of the sequence is offered with its stamp, in
-order, and the estimator's frame selector decides which are used. Its per-pair motions are
+order, and the estimator's frame selector decides which are used. Its per-pair motions, each
+pair's last estimate (``streaming.fixed_lag`` revises a pair while later pairs come), are
 chained into a trajectory of the used frames (a tracking restart, which a gap over
 ``streaming.max_gap_s`` causes, contributes an identity motion and is counted). The baselines
 (:mod:`la_pose_core.evaluation.baselines`) then run on exactly those used frames, so every
@@ -11,7 +12,10 @@ corrupt or truncated file: ``image(i)`` raises ``ValueError`` or ``OSError``) is
 the node skips a malformed image: never offered, so never used by any method; one warning line
 on stderr per such frame, and they are counted (``SequenceRun.unreadable``).
 
-``la_pose``                          the model (metric scale from its own scale head);
+``la_pose``                          the model (metric scale from its own scale head), each
+                                     pair's last estimate;
+``la_pose_first_reported``           with ``streaming.fixed_lag`` > 0 only: the model's pairs
+                                     as first reported, the pose the node publishes live;
 ``opencv_vo_gt_scale``               classical monocular OpenCV VO; step lengths from ground
                                      truth: **metric only with GT scale**;
 ``constant_velocity_gt_first_pair``  the first pair's ground-truth motion, repeated.
@@ -29,10 +33,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from la_pose_core.evaluation.baselines import BASELINES, run_baselines
-from la_pose_core.geometry import chain_relative_poses, pose_from_translation_quaternion
+from la_pose_core.geometry import chain_relative_poses
+from la_pose_core.inference.estimator import keep_latest_motions
 from la_pose_core.inference.road_step import RoadPlane
 
 LA_POSE = "la_pose"
+LA_POSE_FIRST_REPORTED = "la_pose_first_reported"
 
 
 @dataclass
@@ -54,6 +60,7 @@ class _ModelPass:
 
     used: list[int] = field(default_factory=list)  # indices of the frames it used
     motions: list[np.ndarray] = field(default_factory=list)  # (4, 4) per pair of used frames
+    first_reported: list[np.ndarray] = field(default_factory=list)  # (4, 4) as first reported
     scales: list[float] = field(default_factory=list)  # predicted metric scale per tracked pair
     fovs: list[float] = field(default_factory=list)  # predicted vertical fov (rad) per pair
     step_seconds: list[float] = field(default_factory=list)  # time of each used frame's step
@@ -100,10 +107,10 @@ def _stream_model(estimator, sequence, count: int, progress: bool) -> _ModelPass
             if result.translation is None:  # tracking restarted: no motion for this pair
                 model.resets += 1
                 model.motions.append(np.eye(4))
+                model.first_reported.append(np.eye(4))
             else:
-                model.motions.append(
-                    pose_from_translation_quaternion(result.translation, result.quaternion)
-                )
+                keep_latest_motions(model.motions, result)
+                model.first_reported.append(result.recent_motions[-1])
                 model.scales.append(result.scale)
                 model.fovs.append(result.fov)
         model.used.append(index)
@@ -165,6 +172,8 @@ def run_sequence(
     stamps = np.asarray(sequence.stamps, np.float64)[used]  # (N,)
     ground_truth = np.asarray(sequence.world_from_cam, np.float64)[used]  # (N, 4, 4)
     estimates = {LA_POSE: chain_relative_poses(np.stack(model.motions))}
+    if estimator.config.fixed_lag > 0:
+        estimates[LA_POSE_FIRST_REPORTED] = chain_relative_poses(np.stack(model.first_reported))
     details = {LA_POSE: _model_details(estimator, model)}
     baseline_estimates, baseline_details = run_baselines(
         sequence, used, ground_truth, stamps, baselines, vo_features

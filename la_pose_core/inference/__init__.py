@@ -14,6 +14,7 @@ from la_pose_core.inference.estimator import (
     PoseEstimator,
     StepResult,
     estimate_clip,
+    keep_latest_motions,
 )
 from la_pose_core.inference.frame_selector import FrameSelector, Selection
 from la_pose_core.inference.preprocess import preprocess_image
@@ -28,6 +29,7 @@ __all__ = [
     "Selection",
     "StepResult",
     "estimate_clip",
+    "keep_latest_motions",
     "online_estimator",
     "preprocess_image",
 ]

@@ -22,8 +22,9 @@ other's origin instead of drifting apart. Per frame:
    dropped frame only makes one stream's next pair longer (e.g. 1 s instead of 0.5 s, still a
    trained rate). When no stream is due, a stream begins on the frame: one idle for over
    ``max_gap_s`` (reset), else a new fork, at most ``ceil(max_hz / f) + 1``;
-3. that stream's :meth:`PoseEstimator.step` (frame selection, mirror averaging and refinement
-   as configured);
+3. that stream's :meth:`PoseEstimator.step` (frame selection, mirror averaging, epipolar yaw
+   and refinement as configured; no revision of earlier pairs, ``streaming.fixed_lag``, which
+   serves offline trajectories);
 4. chaining: ``world_from_cam = pose(previous frame) @ cam_prev_from_cam_this``.
 
 Warm-up (the first 1/f s of a track): the track's first frame is reported at the identity;
@@ -159,9 +160,16 @@ class CameraRateEstimator:
                 stream.reset()
                 return stream
         if len(self.streams) < self.max_streams:
-            self.streams.append(self.base.fork())
+            self.streams.append(self._new_stream())
             return self.streams[-1]
         return None
+
+    def _new_stream(self) -> PoseEstimator:
+        """A fork of the model-rate estimator that revises no pair: each is chained here once,
+        when it is its stream's newest."""
+        stream = self.base.fork()
+        stream.set_streaming(dataclasses.replace(stream.config.streaming, fixed_lag=0))
+        return stream
 
     def _chain(self, result: StepResult, selection: Selection) -> StepResult | None:
         """``result`` with its pose chained onto the reported pose of its earlier frame."""

@@ -12,8 +12,8 @@
    previous frames of the window (at most ``clip_len`` frames;
    :class:`~la_pose_core.model.inverse_dynamics.InverseDynamicsStream`): the cost of one frame,
    not of the window, and the latent action of the pair (previous frame, this frame);
-4. the pose head over the window's latent actions (at most ``clip_len - 1``), keeping the newest
-   pair's output;
+4. the pose head over the window's latent actions (at most ``clip_len - 1``): a motion for
+   every pair of the window, the newest pair's reported;
    With ``streaming.mirror_average`` the frame and its left-right flip go through 3-4 as a
    batch of two streams, and the pair's motion is the mean of the one and the other mirrored
    back (:func:`average_with_mirror`): a turn the model adds whatever the images show cancels;
@@ -23,15 +23,23 @@
    length read from the road's image motion (:mod:`.road_step`), its direction kept;
 6. optional test-time refinement of the newest pair's metric translation against a bank of
    post-training motions (Camera Pose Auto-Encoder; :mod:`la_pose_core.pose_autoencoder`);
-7. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, world being the first
-   camera of the track (camera optical frame: x right, y down, z forward).
+7. chaining: ``world_from_cam <- world_from_cam @ cam_prev_from_cam_new``, each pair as first
+   reported, world being the first camera of the track (camera optical frame: x right, y down,
+   z forward): a continuous pose, what the node publishes;
+8. revision (``streaming.fixed_lag`` = L): a pair's motion reads better once the pose head also
+   sees the pairs after it. So 5-6 are done, from this window's outputs, for every pair of the
+   track not yet final, and ``StepResult.recent_motions`` holds those estimates; a pair is
+   final once it has L later pairs (or would leave the window). The revised trajectory, each
+   pair's last estimate chained (:func:`keep_latest_motions`), is L pairs late: for offline
+   trajectories and evaluation. L = 0: each pair final as it comes.
 
 Streaming vs clip mode (:func:`estimate_clip`, a whole clip in one pass): the latent actions are
 identical while the window is not full (causal attention, rotary relative time). Two things
 differ by design: (a) once frames leave the window, cached states keep the context they were
 computed with, while clip mode would recompute them from the window alone; (b) the pose head is
 non-causal, so in clip mode a pair's pose also uses *later* pairs, whereas streaming reports
-each pair when it is the newest (the clip's last pair is the same in both).
+each pair when it is the newest (the clip's last pair is the same in both) and, with
+``streaming.fixed_lag``, revises it while up to that many later pairs come.
 """
 
 from __future__ import annotations
@@ -91,7 +99,8 @@ class StepResult:
         stamp: this frame's stamp (s).
         previous_stamp: stamp of the previous used frame of the track (s), or None.
         state: ``"warming_up"``, ``"tracking"`` or ``"reset"`` (see module constants).
-        world_from_cam: ``(4, 4)`` pose of this camera in the track's world (= its first camera).
+        world_from_cam: ``(4, 4)`` pose of this camera in the track's world (= its first camera):
+            the track's pair motions as first reported, chained (revisions do not move it).
         translation_normalized: ``(3,)`` scale-normalised ``t~`` of ``cam_prev_from_cam_this``.
         translation: ``(3,)`` metric translation (m): this camera's position in the previous
             camera's optical frame; the pose head's ``t~ * max(scale, 1)``, or its refinement
@@ -107,6 +116,11 @@ class StepResult:
             left positive); None when it is off or the matches could not tell.
         road_step_m: the step length ``streaming.road_step`` read from the road (m), which
             ``translation`` then has; None when off or the road could not tell.
+        recent_motions: ``(4, 4)`` motions ``cam_prev_from_cam_this`` of the track's last
+            pairs, oldest first, this frame's pair last: their latest estimates. With
+            ``streaming.fixed_lag`` = L they are the pair made final now (the first, once the
+            track has L + 1 pairs) and those still revised; otherwise this pair's alone.
+            Empty on the first frame of a track.
     """
 
     stamp: float
@@ -123,6 +137,34 @@ class StepResult:
     refinement_ms: float | None = None
     yaw_correction_deg: float | None = None
     road_step_m: float | None = None
+    recent_motions: tuple[np.ndarray, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """What the estimator keeps of a pair of its track while the pair may be revised."""
+
+    matches: tuple[np.ndarray, np.ndarray] | None  # (M, 2) keypoints of the two frames, matched
+    road_frames: tuple[np.ndarray, np.ndarray] | None  # (H, W) greyscale of the two frames
+    latent_action: Tensor  # (d,) of the unmirrored view, for the refiner
+
+
+@dataclass(frozen=True)
+class _PairEstimate:
+    """One pair's motion from one window: the pose head's outputs (mirror-averaged where on)
+    and what steps 5-6 of :meth:`PoseEstimator.step` made of them."""
+
+    outputs: dict[str, np.ndarray]  # translation_normalized, quaternion, fov, scale, ...
+    translation: np.ndarray  # (3,) metric, after the road step and the refinement
+    yaw_correction: float | None  # rad
+    road_step_m: float | None
+    translation_head: np.ndarray | None  # (3,) before the refinement; None without one
+    refinement_ms: float | None
+
+    @property
+    def motion(self) -> np.ndarray:
+        """``(4, 4)`` ``cam_prev_from_cam_this``."""
+        return pose_from_translation_quaternion(self.translation, self.outputs["quaternion"])
 
 
 RUNTIMES = ("torch", "onnxruntime")  # what runs the networks (model.runtime, --runtime)
@@ -176,6 +218,15 @@ def estimate_clip(
 
 
 POSE_OUTPUTS = ("translation_normalized", "translation", "quaternion", "fov")  # per pair
+
+
+def keep_latest_motions(motions: list[np.ndarray], result: StepResult) -> None:
+    """Bring ``motions`` (``(4, 4)`` each, one per pair so far, the newest last) up to
+    ``result``: its pair appended, and every pair it revised at its latest estimate
+    (:attr:`StepResult.recent_motions`). Nothing on a track's first frame."""
+    if result.recent_motions:
+        motions.append(result.recent_motions[-1])
+        motions[-len(result.recent_motions) :] = result.recent_motions
 
 
 def average_with_mirror(views: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -232,6 +283,7 @@ class PoseEstimator:
         if exported is not None:
             self.stream, self.window_head = exported.stream, exported.pose_head
         self.window_actions: deque[Tensor] = deque(maxlen=config.clip_len - 1)
+        self.recent_pairs: deque[_Pair] = deque()  # the track's pairs not yet final, oldest first
         self.world_from_cam = np.eye(4)
         self.previous_stamp: float | None = None
         self.camera_fov: float | None = None  # the model input's vertical FoV (rad), if known
@@ -360,6 +412,7 @@ class PoseEstimator:
     def _clear_track(self) -> None:
         self.stream.reset()
         self.window_actions.clear()
+        self.recent_pairs.clear()
         self.world_from_cam = np.eye(4)
         self.previous_stamp = None
         self.previous_keypoints = None
@@ -376,6 +429,7 @@ class PoseEstimator:
         twin.selector = _frame_selector(self.config.streaming)
         twin.stream = copy.copy(self.stream)  # the same model; reset() gives it its own caches
         twin.window_actions = deque(maxlen=self.window_actions.maxlen)
+        twin.recent_pairs = deque()
         twin._clear_track()
         return twin
 
@@ -427,34 +481,58 @@ class PoseEstimator:
         if pair is None:  # first frame of a track: no motion yet
             return StepResult(stamp, None, state, self.world_from_cam.copy())
 
-        outputs = self._newest_pair(pose)
-        correction = self._correct_yaw(outputs, previous_keypoints, keypoints)
-        road_step = self._road_step(outputs, previous_road_frame, road_frame)
-        translation, quaternion = outputs["translation"], outputs["quaternion"]
-        translation_head, refinement_ms = None, None
-        if self.refiner is not None:
-            translation_head = translation
-            latent_action = pair["latent_actions"][0].double().cpu().numpy()  # (d,)
-            translation = self.refiner(latent_action, translation_head).translation
-            refinement_ms = 1000.0 * self.refiner.last_seconds
-        self.world_from_cam = self.world_from_cam @ pose_from_translation_quaternion(
-            translation, quaternion
-        )
+        road_frames = None if road_frame is None else (previous_road_frame, road_frame)
+        matches = self._matches(previous_keypoints, keypoints)
+        self.recent_pairs.append(_Pair(matches, road_frames, pair["latent_actions"][0]))
+        estimates = self._revise(pose)  # (the pairs not final before this step, oldest first)
+        newest = estimates[-1]
+        self.world_from_cam = self.world_from_cam @ newest.motion
+        correction = newest.yaw_correction
         return StepResult(
             stamp=stamp,
             previous_stamp=previous,
             state=state,
             world_from_cam=self.world_from_cam.copy(),
-            translation_normalized=outputs["translation_normalized"],
-            translation=translation,
-            quaternion=quaternion,
-            fov=float(outputs["fov"]),
-            scale=float(outputs["scale"]),
+            translation_normalized=newest.outputs["translation_normalized"],
+            translation=newest.translation,
+            quaternion=newest.outputs["quaternion"],
+            fov=float(newest.outputs["fov"]),
+            scale=float(newest.outputs["scale"]),
             latent=pair["bottleneck_codes"][0].double().cpu().numpy(),
-            translation_head=translation_head,
-            refinement_ms=refinement_ms,
+            translation_head=newest.translation_head,
+            refinement_ms=newest.refinement_ms,
             yaw_correction_deg=None if correction is None else math.degrees(correction),
-            road_step_m=road_step,
+            road_step_m=newest.road_step_m,
+            recent_motions=tuple(estimate.motion for estimate in estimates),
+        )
+
+    def _revise(self, pose: dict[str, Tensor]) -> list[_PairEstimate]:
+        """Estimate every pair not yet final (``self.recent_pairs``, the newest last) from this
+        window's pose head outputs, and forget the oldest once it has ``config.fixed_lag``
+        later pairs (this estimate is its last). Returns the estimates, oldest first."""
+        first = pose["translation"].shape[1] - len(self.recent_pairs)  # its place in the window
+        estimates = [
+            self._estimate_pair(pose, first + offset, pair)
+            for offset, pair in enumerate(self.recent_pairs)
+        ]
+        if len(self.recent_pairs) > self.config.fixed_lag:  # the oldest is final now
+            self.recent_pairs.popleft()
+        return estimates
+
+    def _estimate_pair(self, pose: dict[str, Tensor], position: int, pair: _Pair) -> _PairEstimate:
+        """The motion of the window's pair at ``position``: the pose head's outputs for it, then
+        steps 5-6 of the module docstring."""
+        outputs = self._pair_outputs(pose, position)
+        correction = self._correct_yaw(outputs, pair.matches)
+        road_step = self._road_step(outputs, pair.road_frames)
+        translation, translation_head, refinement_ms = outputs["translation"], None, None
+        if self.refiner is not None:
+            translation_head = translation
+            latent_action = pair.latent_action.double().cpu().numpy()  # (d,)
+            translation = self.refiner(latent_action, translation_head).translation
+            refinement_ms = 1000.0 * self.refiner.last_seconds
+        return _PairEstimate(
+            outputs, translation, correction, road_step, translation_head, refinement_ms
         )
 
     def _keypoints(self, frames: Tensor) -> Keypoints | None:
@@ -475,6 +553,15 @@ class PoseEstimator:
             outputs = None
         return self.matcher.keypoints(frames[0], outputs)
 
+    def _matches(
+        self, previous: Keypoints | None, current: Keypoints | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The pair's matched keypoints ``(M, 2)`` in its earlier and later frame, or None
+        (the epipolar yaw off)."""
+        if previous is None or current is None:
+            return None
+        return self.matcher.match(previous, current)
+
     def _road_frame(self, frames: Tensor) -> np.ndarray | None:
         """``(H, W)`` float32 greyscale of the frame just pushed (``frames`` ``(V, 3, H, W)``)
         for the road step; None when off or the road is unknown."""
@@ -485,17 +572,16 @@ class PoseEstimator:
     def _road_step(
         self,
         outputs: dict[str, np.ndarray],
-        previous: np.ndarray | None,
-        current: np.ndarray | None,
+        road_frames: tuple[np.ndarray, np.ndarray] | None,
     ) -> float | None:
-        """Set the newest pair's step length in ``outputs["translation"]`` from the road's image
-        motion (:mod:`.road_step`), the direction kept; returns it (m), or None where the
-        model's stays (off, no road or intrinsics known, or the road could not tell)."""
+        """Set a pair's step length in ``outputs["translation"]`` from the road's image motion
+        between its two frames (:mod:`.road_step`), the direction kept; returns it (m), or None
+        where the model's stays (off, no road or intrinsics known, or the road could not tell)."""
         camera_matrix = self._input_camera_matrix(float(outputs["fov"]))
-        if previous is None or current is None or camera_matrix is None:
+        if road_frames is None or camera_matrix is None:
             return None
         motion = pose_from_translation_quaternion(outputs["translation"], outputs["quaternion"])
-        step = road_step_length(previous, current, motion, camera_matrix, self.road_plane)
+        step = road_step_length(*road_frames, motion, camera_matrix, self.road_plane)
         if step is not None:
             outputs["translation"] = outputs["translation"] * (step / np.linalg.norm(motion[:3, 3]))
         return step
@@ -507,19 +593,18 @@ class PoseEstimator:
         return TRACKING if self.stream.frames_seen >= self.config.clip_len else WARMING_UP
 
     def _correct_yaw(
-        self, outputs: dict[str, np.ndarray], previous: Keypoints | None, current: Keypoints | None
+        self, outputs: dict[str, np.ndarray], matches: tuple[np.ndarray, np.ndarray] | None
     ) -> float | None:
-        """Correct the newest pair's yaw in ``outputs["quaternion"]`` against the matches of
-        the two frames' keypoints (:mod:`.epipolar_yaw`); returns the correction (rad), or None
-        where there is none (off, no intrinsics, or the matches could not tell)."""
+        """Correct a pair's yaw in ``outputs["quaternion"]`` against the matches of its two
+        frames' keypoints (:mod:`.epipolar_yaw`); returns the correction (rad), or None where
+        there is none (off, no intrinsics, or the matches could not tell)."""
         camera_matrix = self._input_camera_matrix(float(outputs["fov"]))
-        if previous is None or current is None or camera_matrix is None:
+        if matches is None or camera_matrix is None:
             return None
         streaming = self.config.streaming
-        previous_xy, current_xy = self.matcher.match(previous, current)
         motion = pose_from_translation_quaternion(outputs["translation"], outputs["quaternion"])
         correction = yaw_correction(
-            motion, previous_xy, current_xy, camera_matrix,
+            motion, *matches, camera_matrix,
             streaming.epipolar_search_deg, streaming.epipolar_threshold_px,
         )  # fmt: skip
         if correction is not None:
@@ -538,9 +623,10 @@ class PoseEstimator:
             return None
         return intrinsics_from_fov(self.config.image_width, self.config.image_height, fov).matrix
 
-    def _newest_pair(self, pose: dict[str, Tensor]) -> dict[str, np.ndarray]:
-        """The pose head's outputs for the newest pair, float64 (mirror-averaged when on)."""
-        views = {name: pose[name][:, -1].double().cpu().numpy() for name in POSE_OUTPUTS}
+    def _pair_outputs(self, pose: dict[str, Tensor], position: int) -> dict[str, np.ndarray]:
+        """The pose head's outputs for the window's pair at ``position``, float64
+        (mirror-averaged when on)."""
+        views = {name: pose[name][:, position].double().cpu().numpy() for name in POSE_OUTPUTS}
         views["scale"] = pose["scale"].double().cpu().numpy()  # (V,)
         if self.config.streaming.mirror_average:
             return average_with_mirror(views)

@@ -163,8 +163,8 @@ class PoseHeadConfig:
 @dataclass
 class StreamingConfig:
     """How the online estimator runs on a stream: which incoming frames it uses (training
-    jitters 1-4 fps), whether it also runs each one's mirror image, and whether it corrects
-    each pair's yaw against keypoint matches."""
+    jitters 1-4 fps), whether it also runs each one's mirror image, whether it corrects each
+    pair's yaw against keypoint matches, and how long it revises a pair's motion."""
 
     target_fps: float = 2.0  # also the nominal frame interval when no stamps are given
     rate_tolerance: float = 0.1  # accept a frame once 1 - tolerance of the interval has passed
@@ -186,6 +186,13 @@ class StreamingConfig:
     # over 60 validation drives), but on the KITTI sample its wrong minima lift ATE-M 0.43 ->
     # 3.65 m (README, "The road plane")
     road_step: bool = False
+    # revise each pair's motion from the windows after it (a fixed-lag smoother over the
+    # sliding window): final once it has fixed_lag later pairs in the window (at most
+    # clip_len - 2, where it would leave the window). The revised trajectory is that many pairs
+    # late, for offline use (la-pose evaluate, the benchmarks score it); the pose chained live
+    # (StepResult.world_from_cam, what the node publishes) keeps each pair as first reported.
+    # 0: nothing revised (PoseEstimator.step; README, "Revised pairs")
+    fixed_lag: int = 0
 
     def overridden(self, **values) -> StreamingConfig:
         """This config with the given fields replaced; a None value keeps the field (a
@@ -333,6 +340,8 @@ class LAPoseConfig:
                 "streaming.epipolar_search_deg must be at least 0.4 (two steps of the search's "
                 "first grid) and streaming.epipolar_threshold_px positive"
             )
+        if self.streaming.fixed_lag < 0:
+            problems.append("streaming.fixed_lag must be at least 0")
         encoder = self.pose_encoder
         if encoder.fourier_levels < 0 or not encoder.hidden or min(encoder.hidden) < 1:
             problems.append("pose_encoder: fourier_levels >= 0 and positive hidden widths needed")
@@ -340,6 +349,12 @@ class LAPoseConfig:
             problems.append("pose_encoder.translation_scale must be positive")
         if problems:
             raise ValueError("invalid LA-Pose config: " + "; ".join(problems))
+
+    @property
+    def fixed_lag(self) -> int:
+        """Later pairs after which the streaming estimator makes a pair's motion final:
+        ``streaming.fixed_lag``, at most ``clip_len - 2`` (an older pair has left the window)."""
+        return min(self.streaming.fixed_lag, self.clip_len - 2)
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (JSON- and ``weights_only``-safe)."""

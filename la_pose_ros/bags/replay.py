@@ -104,7 +104,10 @@ def replay_pipeline(
         refinement = settings.refinement if settings else RefinementConfig()
     streaming = settings.streaming if settings else None
     estimator = load_estimator(model, refinement, streaming)
-    settings = settings or NodeSettings(streaming=estimator.config.streaming)
+    if settings is None:  # the checkpoint's streaming, revising nothing as the node by default:
+        # the pipeline publishes each pair as first reported (README, "Revised pairs")
+        estimator.set_streaming(replace(estimator.config.streaming, fixed_lag=0))
+        settings = NodeSettings(streaming=estimator.config.streaming)
     output_rate = output_rate or settings.output_rate
     settings = replace(settings, model=model, refinement=refinement, output_rate=output_rate)
     return estimator, OdometryPipeline(estimator, settings), refinement
@@ -155,11 +158,10 @@ def replay_bag(
     if gt).
 
     ``settings``: the node's parameters (None: the defaults, with the checkpoint's streaming
-    config); ``checkpoint``, ``device``, ``precision``, ``runtime``, ``onnx_dir`` (the node's
-    ``model.*``) and ``refinement`` (if given) override their ``model`` and ``refinement``
-    sections, ``output_rate`` (if given) its
-    ``output_rate``. An existing ``out_bag`` raises
-    :class:`la_pose_ros.bags.writer.OutputExists` unless ``overwrite``.
+    config but ``fixed_lag`` 0); ``checkpoint``, ``device``, ``precision``, ``runtime``,
+    ``onnx_dir`` (the node's ``model.*``) and ``refinement`` (if given) override their ``model``
+    and ``refinement`` sections, ``output_rate`` (if given) its ``output_rate``. An existing
+    ``out_bag`` raises :class:`la_pose_ros.bags.writer.OutputExists` unless ``overwrite``.
     """
     out_bag = check_output(out_bag, "mcap", overwrite)
     report_dir = out_bag.parent / f"{out_bag.name}_report"

@@ -8,7 +8,7 @@ from la_pose_core.data import KittiSequence
 from la_pose_core.geometry import base_motion_from_camera_motion
 from la_pose_core.inference.camera_rate import CameraRateEstimator
 from la_pose_core.inference.estimator import PoseEstimator
-from la_pose_core.model.config import OutputRateConfig, RefinementConfig
+from la_pose_core.model.config import OutputRateConfig, RefinementConfig, StreamingConfig
 from la_pose_ros.image_decoding import BadImage
 from la_pose_ros.messages import image_message, seconds_to_time
 from la_pose_ros.pipeline import BadStamp, ConfigurationError, OdometryPipeline, load_estimator
@@ -147,6 +147,23 @@ def test_camera_rate_pipeline_publishes_every_frame_after_the_warm_up(kitti_samp
     assert len(outputs[19].messages["path"].poses) == 16
     pipeline.reset()
     assert pipeline.process(image_message(sequence.image(0), Time(sec=5), "camera")) is not None
+
+
+def test_revised_pairs_leave_the_published_pose_as_first_reported(kitti_sample, tmp_path):
+    """streaming.fixed_lag revises pairs for offline trajectories; the node publishes each pair
+    as first reported (the node's default is 0): the same odometry with 0 and with 2."""
+    sequence = KittiSequence(kitti_sample)
+    checkpoint = str(write_test_checkpoint(tmp_path / "t.pt"))
+    assert NodeSettings().streaming.fixed_lag == 0
+    published = {}
+    for lag in (0, 2):
+        settings = NodeSettings(streaming=StreamingConfig(fixed_lag=lag))
+        estimator = PoseEstimator.from_checkpoint(checkpoint, "cpu", streaming=settings.streaming)
+        pipeline = OdometryPipeline(estimator, settings)
+        outputs = [pipeline.process(stamped(sequence.image(i), 0.1 * i)) for i in range(0, 50, 5)]
+        assert max(len(output.result.recent_motions) for output in outputs) == lag + 1
+        published[lag] = np.stack([output.estimate.odom_from_base for output in outputs])
+    np.testing.assert_allclose(published[2], published[0], atol=1e-12)
 
 
 def test_the_camera_info_gives_every_stream_the_model_input_fov(kitti_sample, tmp_path):

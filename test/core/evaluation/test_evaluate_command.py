@@ -2,6 +2,7 @@
 streaming estimator as the one inference path, frame selection, unreadable frames, the
 training frame-rate warning, TUM trajectories, errors."""
 
+import dataclasses
 import json
 import math
 import shutil
@@ -11,7 +12,8 @@ import numpy as np
 from la_pose_core.data.kitti import KittiSequence
 from la_pose_core.data.shards import read_shard_metadata
 from la_pose_core.data.trajectory_io import read_kitti_poses, read_tum_trajectory
-from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.geometry import chain_relative_poses
+from la_pose_core.inference.estimator import PoseEstimator, keep_latest_motions
 from la_pose_core.model.checkpoint import load_checkpoint, save_checkpoint
 from la_pose_core.model.config import get_config
 from la_pose_core.model.lapose import LAPosePosttrainer
@@ -99,6 +101,36 @@ def test_the_road_step_on_the_command_line(tmp_path, kitti_sample, tiny_checkpoi
     assert json.loads((tmp_path / "metrics.json").read_text())["road_step"] is True
 
 
+def test_fixed_lag_scores_each_pair_s_last_estimate_beside_the_first_reported(
+    tmp_path, kitti_sample, tiny_checkpoint, capsys
+):
+    """--fixed-lag N: la_pose is each pair's last estimate chained, la_pose_first_reported the
+    pairs as first reported (the estimator's world_from_cam, the live pose)."""
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--sequence", str(kitti_sample)]
+    argv += ["--max-frames", "41", "--baselines", "none", "--out", str(tmp_path)]
+    assert la_pose([*argv, "--fixed-lag", "2"]) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["fixed_lag"] == 2
+    assert set(report["methods"]) == set(report["notes"]) == {"la_pose", "la_pose_first_reported"}
+
+    sequence = KittiSequence(kitti_sample)
+    estimator = PoseEstimator.from_checkpoint(str(tiny_checkpoint), device="cpu")
+    estimator.set_streaming(dataclasses.replace(estimator.config.streaming, fixed_lag=2))
+    latest, live = [], []
+    for index in range(41):
+        result = estimator.step(sequence.image(index), float(sequence.stamps[index]))
+        if result is not None:
+            keep_latest_motions(latest, result)
+            live.append(result.world_from_cam)
+    trajectories = tmp_path / "trajectories"
+    written = read_kitti_poses(trajectories / "la_pose.txt")
+    np.testing.assert_allclose(written, chain_relative_poses(np.stack(latest)), atol=1e-6)
+    first = read_kitti_poses(trajectories / "la_pose_first_reported.txt")
+    np.testing.assert_allclose(first, np.stack(live), atol=1e-6)
+    assert not np.allclose(written, first, atol=1e-4)
+
+
 def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, capsys):
     unposed = tmp_path / "unposed"
     shutil.copytree(kitti_sample, unposed, ignore=shutil.ignore_patterns("poses.txt"))
@@ -112,6 +144,7 @@ def test_evaluate_errors_are_one_line(tmp_path, kitti_sample, tiny_checkpoint, c
         ([*base, "--sequence", str(kitti_sample), "--max-frames", "1"], "at least 2"),
         ([*base, "--sequence", str(tmp_path / "nowhere")], "no image_0/ folder"),
         ([*base, "--sequence", str(kitti_sample), "--camera-height", "0"], "must be positive"),
+        ([*base, "--sequence", str(kitti_sample), "--fixed-lag", "-1"], "fixed_lag must be"),
     ]
     for bad, reason in write_bad_checkpoints(tmp_path / "bad", tiny_checkpoint).items():
         argv = ["evaluate", "--checkpoint", str(bad), "--sequence", str(kitti_sample)]

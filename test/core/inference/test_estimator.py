@@ -1,4 +1,5 @@
-"""Streaming PoseEstimator: equals clip mode before the window slides, resets, chaining."""
+"""Streaming PoseEstimator: equals clip mode before the window slides, resets, chaining, revised
+pairs."""
 
 import dataclasses
 
@@ -7,8 +8,14 @@ import pytest
 import torch
 
 from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
-from la_pose_core.geometry import pose_from_translation_quaternion
-from la_pose_core.inference.estimator import RESET, TRACKING, WARMING_UP, PoseEstimator
+from la_pose_core.geometry import chain_relative_poses, pose_from_translation_quaternion
+from la_pose_core.inference.estimator import (
+    RESET,
+    TRACKING,
+    WARMING_UP,
+    PoseEstimator,
+    keep_latest_motions,
+)
 from la_pose_core.model.checkpoint import save_checkpoint
 from la_pose_core.model.config import get_config
 from la_pose_core.model.inverse_dynamics import InverseDynamics
@@ -66,6 +73,47 @@ def test_accumulated_pose_chains_the_relative_motions(estimator):
     assert estimator.stream.frames_seen == 8  # beyond clip_len: the window slid
     assert all(c.length == CONFIG.clip_len for c in estimator.stream.caches)
     assert len(estimator.window_actions) == CONFIG.clip_len - 1
+
+
+def revising(estimator: PoseEstimator, lag: int) -> PoseEstimator:
+    estimator.set_streaming(dataclasses.replace(CONFIG.streaming, fixed_lag=lag))
+    return estimator
+
+
+def test_a_pair_is_revised_until_fixed_lag_later_pairs_have_come(estimator):
+    """With streaming.fixed_lag L a pair's motion is final from the window where L later pairs
+    follow it (while that window is not full, clip mode over the same frames gives it); until
+    then each step's window revises it. world_from_cam chains each pair as first reported."""
+    lag = 2
+    revising(estimator, lag)
+    frames, stamps = images(10), [0.5 * i for i in range(10)]
+    results = [estimator.step(image, stamp) for image, stamp in zip(frames, stamps, strict=True)]
+
+    assert [len(r.recent_motions) for r in results] == [0, 1, 2, 3, 3, 3, 3, 3, 3, 3]
+    latest, first_reported = [], []
+    for result in results[1:]:
+        newest = pose_from_translation_quaternion(result.translation, result.quaternion)
+        np.testing.assert_allclose(result.recent_motions[-1], newest, atol=1e-12)
+        keep_latest_motions(latest, result)
+        first_reported.append(newest)
+        np.testing.assert_allclose(result.world_from_cam, chain_relative_poses(first_reported)[-1])
+    assert not np.allclose(chain_relative_poses(latest)[-1], results[-1].world_from_cam)
+    # pair 0 is final when pair 2 comes (frame 3): clip mode over frames 0-3
+    clip = estimator.run_clip(frames[: lag + 2], stamps[: lag + 2])
+    final = pose_from_translation_quaternion(clip["translation"][0], clip["quaternion"][0])
+    np.testing.assert_allclose(results[lag + 1].recent_motions[0], final, atol=1e-5)
+    np.testing.assert_allclose(latest[0], final, atol=1e-5)  # and stays so
+    # the pairs it revised change: a later window reads them anew
+    assert not np.allclose(results[lag + 1].recent_motions[1], results[lag].recent_motions[1])
+
+
+def test_fixed_lag_zero_reports_each_pair_once_and_the_lag_stays_in_the_window(estimator):
+    first = [estimator.step(image, 0.5 * i) for i, image in enumerate(images(6))]
+    assert [len(r.recent_motions) for r in first] == [0, 1, 1, 1, 1, 1]
+    revising(estimator, 99)
+    assert estimator.config.fixed_lag == CONFIG.clip_len - 2  # older pairs have left the window
+    results = [estimator.step(image, 0.5 * i) for i, image in enumerate(images(9))]
+    assert max(len(r.recent_motions) for r in results) == CONFIG.clip_len - 1
 
 
 def test_frames_between_target_stamps_are_skipped(estimator):

@@ -54,6 +54,10 @@ def test_unknown_preset_and_unknown_keys_are_rejected():
             },
             "epipolar_search_deg must be at least 0.4",
         ),
+        (
+            {"streaming": dataclasses.replace(get_config("tiny").streaming, fixed_lag=-1)},
+            "fixed_lag must be at least 0",
+        ),
     ],
 )
 def test_inconsistent_sizes_are_rejected(changes, message):
