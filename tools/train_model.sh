@@ -152,8 +152,9 @@ train posttrain "$WORK/post_finetuned2_head" LABELLED --init "$WORK/post_finetun
 # the narrow-camera head: that head trained 16000 more steps on all 72 drives and told each
 # camera's FoV (pose_head.camera_fov_input; README, "The last head" and "Narrow cameras"); the
 # checkpoints from here on also say they are best run mirror-averaged (streaming.mirror_average,
-# the node's default too; README, "Mirror averaging on by default") and with the epipolar yaw
-# (streaming.epipolar_yaw; README, "Epipolar yaw refinement")
+# the node's default too; README, "Mirror averaging on by default"), with the epipolar yaw
+# (streaming.epipolar_yaw; README, "Epipolar yaw refinement") and with each pair revised until
+# three later pairs have come (streaming.fixed_lag; README, "Revised pairs")
 ALL_DRIVES=("$WORK/shards" "$WORK/shards_extra" "$WORK/shards_narrow")
 FOV_CONFIG="$WORK/compact_camera_fov.json"  # the compact preset with those fields changed
 "$PYTHON" -c 'import json, sys
@@ -162,6 +163,7 @@ config = compact_config().to_dict()
 config["pose_head"]["camera_fov_input"] = True
 config["streaming"]["mirror_average"] = True
 config["streaming"]["epipolar_yaw"] = True
+config["streaming"]["fixed_lag"] = 3
 json.dump(config, open(sys.argv[1], "w"), indent=1)' "$FOV_CONFIG"
 train posttrain "$WORK/post_narrow_head" ALL_DRIVES --init "$WORK/post_finetuned2_head/model.pt" \
   --config "$FOV_CONFIG" "${HEAD_TRAINING[@]}"
