@@ -61,8 +61,10 @@ def test_the_estimator_on_onnxruntime_gives_torch_trajectory(
         for runtime in ("torch", "onnxruntime")
     }  # onnxruntime: the export beside the checkpoint, by default
     sequence = KittiSequence(kitti_sample)
-    for estimator in estimators.values():
-        streaming = dataclasses.replace(estimator.config.streaming, mirror_average=mirror_average)
+    for estimator in estimators.values():  # revising pairs too: every pair's output is read
+        streaming = dataclasses.replace(
+            estimator.config.streaming, mirror_average=mirror_average, fixed_lag=2
+        )
         estimator.set_streaming(streaming)
         estimator.set_camera_intrinsics(sequence.intrinsics)  # read by tiny_xfeat's head
     assert estimators["onnxruntime"].runtime == "onnxruntime"
@@ -74,6 +76,9 @@ def test_the_estimator_on_onnxruntime_gives_torch_trajectory(
     for expected, found in zip(results["torch"], results["onnxruntime"], strict=True):
         assert found.state == expected.state
         np.testing.assert_allclose(found.world_from_cam, expected.world_from_cam, atol=TOLERANCE)
+        assert len(found.recent_motions) == len(expected.recent_motions)
+        for found_motion, motion in zip(found.recent_motions, expected.recent_motions, strict=True):
+            np.testing.assert_allclose(found_motion, motion, atol=TOLERANCE)
         if expected.latent is not None:
             np.testing.assert_allclose(found.latent, expected.latent, atol=TOLERANCE)
             assert found.fov == pytest.approx(expected.fov, abs=TOLERANCE)
