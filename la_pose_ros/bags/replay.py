@@ -16,6 +16,12 @@ With camera-rate output (``output_rate``, the CLI's ``--output-rate camera``; or
 ``output_rate``) every image after the warm-up gives an output, as the node in that mode does,
 and the metrics score that camera-rate trajectory.
 
+The published odometry keeps each pair as first reported. Where the estimator revises pairs
+(``streaming.fixed_lag`` > 0: the shipped checkpoint's, unless ``settings`` say otherwise; model
+rate), the metrics also score the trajectory of each pair's last estimate, as ``la-pose
+evaluate`` does: ``LA-Pose (replay, revised)`` in ``metrics.json``, ``metrics_revised`` in the
+summary.
+
 With test-time translation refinement (``refinement``, the CLI's ``--refine``) the outputs carry
 the refined translations, and the summary and ``metrics.json`` record the refinement file, its
 ``k`` and its mean cost per refined pair (``refinement.mean_ms``); ``"refinement": null`` when
@@ -34,7 +40,8 @@ from la_pose_core.baselines import constant_velocity_trajectory
 from la_pose_core.data import associate_stamps
 from la_pose_core.evaluation import write_report
 from la_pose_core.evaluation.baselines import CONSTANT_VELOCITY
-from la_pose_core.inference.estimator import PoseEstimator
+from la_pose_core.geometry import chain_relative_poses
+from la_pose_core.inference.estimator import PoseEstimator, StepResult, keep_latest_motions
 from la_pose_core.metrics import EVAL_CLIP_LEN
 from la_pose_core.model.config import OutputRateConfig, RefinementConfig
 from la_pose_ros.bags.reader import (
@@ -52,6 +59,8 @@ from la_pose_ros.image_decoding import BadImage
 from la_pose_ros.pipeline import OdometryPipeline, load_estimator
 from la_pose_ros.settings import ModelSettings, NodeSettings
 
+LIVE = "LA-Pose (replay)"  # the published odometry, each pair as first reported
+REVISED = "LA-Pose (replay, revised)"  # each pair's last estimate (streaming.fixed_lag > 0)
 OUTPUT_TOPICS = {
     "odometry": "/la_pose/odometry",
     "path": "/la_pose/path",
@@ -91,6 +100,18 @@ class ReplayedImages:
     rejected: Counter = field(default_factory=Counter)  # reason -> messages
     stamps: list[float] = field(default_factory=list)  # (N,) stamps of the used frames
     odom_from_base: list[np.ndarray] = field(default_factory=list)  # (4, 4) per used frame
+    # (4, 4) per pair of used frames: its last estimate (streaming.fixed_lag revises pairs the
+    # published odometry keeps as first reported); identity where tracking restarted
+    revised_motions: list[np.ndarray] = field(default_factory=list)
+
+    def keep_pair(self, result: StepResult) -> None:
+        """Record a used frame's pair in ``revised_motions`` (after its first used frame)."""
+        if not self.stamps:
+            return
+        if result.translation is None:  # tracking restarted: the gap's motion is unknown
+            self.revised_motions.append(np.eye(4))
+        else:
+            keep_latest_motions(self.revised_motions, result)
 
 
 def replay_pipeline(
@@ -104,10 +125,7 @@ def replay_pipeline(
         refinement = settings.refinement if settings else RefinementConfig()
     streaming = settings.streaming if settings else None
     estimator = load_estimator(model, refinement, streaming)
-    if settings is None:  # the checkpoint's streaming, revising nothing as the node by default:
-        # the pipeline publishes each pair as first reported (README, "Revised pairs")
-        estimator.set_streaming(replace(estimator.config.streaming, fixed_lag=0))
-        settings = NodeSettings(streaming=estimator.config.streaming)
+    settings = settings or NodeSettings(streaming=estimator.config.streaming)
     output_rate = output_rate or settings.output_rate
     settings = replace(settings, model=model, refinement=refinement, output_rate=output_rate)
     return estimator, OdometryPipeline(estimator, settings), refinement
@@ -133,6 +151,8 @@ def replay_images(reader, topic: str, pipeline: OdometryPipeline, bag: BagWriter
             continue
         for key, message in output.messages.items():
             bag.write(OUTPUT_TOPICS[key], message, frame.stamp_ns)
+        if not pipeline.camera_rate:  # (camera-rate streams revise nothing)
+            replayed.keep_pair(output.result)
         replayed.stamps.append(output.result.stamp)
         replayed.odom_from_base.append(output.estimate.odom_from_base)
     return replayed
@@ -158,7 +178,7 @@ def replay_bag(
     if gt).
 
     ``settings``: the node's parameters (None: the defaults, with the checkpoint's streaming
-    config but ``fixed_lag`` 0); ``checkpoint``, ``device``, ``precision``, ``runtime``,
+    config); ``checkpoint``, ``device``, ``precision``, ``runtime``,
     ``onnx_dir`` (the node's ``model.*``) and ``refinement`` (if given) override their ``model``
     and ``refinement`` sections, ``output_rate`` (if given) its ``output_rate``. An existing
     ``out_bag`` raises :class:`la_pose_ros.bags.writer.OutputExists` unless ``overwrite``.
@@ -192,17 +212,31 @@ def replay_bag(
             }
             if ground_truth is not None:  # before the bag is kept: a failure leaves no bag
                 trajectory = (np.asarray(replayed.stamps), np.stack(replayed.odom_from_base))
-                summary["metrics"] = evaluate_against(
+                revised = revised_trajectory(replayed, pipeline)
+                methods = evaluate_against(
                     ground_truth,
                     *trajectory,
                     pipeline,
                     report_dir,
                     clip_len,
                     extra={"refinement": summary["refinement"]},
+                    revised=revised,
                 )
+                summary["metrics"] = methods[LIVE]
+                if revised is not None:
+                    summary["metrics_revised"] = methods[REVISED]
             elif overwrite:
                 remove_path(report_dir)  # the old bag's metrics would describe another run
     return summary
+
+
+def revised_trajectory(replayed: ReplayedImages, pipeline: OdometryPipeline) -> np.ndarray | None:
+    """``(N, 4, 4)`` camera poses of the used frames chained from each pair's last estimate,
+    or None where nothing was revised (``streaming.fixed_lag`` 0; camera-rate output, whose
+    streams revise nothing)."""
+    if pipeline.camera_rate or pipeline.estimator.config.fixed_lag == 0:
+        return None
+    return chain_relative_poses(np.stack(replayed.revised_motions))
 
 
 def refinement_summary(estimator: PoseEstimator, refinement: RefinementConfig) -> dict | None:
@@ -229,8 +263,11 @@ def evaluate_against(
     out_dir: Path,
     clip_len: int,
     extra: dict | None = None,
+    revised: np.ndarray | None = None,
 ) -> dict:
-    """Metrics of the used frames against the vehicle ground truth (camera poses compared).
+    """Metrics of the used frames against the vehicle ground truth (camera poses compared),
+    per method: the published odometry (:data:`LIVE`), constant velocity and, where given, the
+    revised camera trajectory ``revised`` ``(N, 4, 4)`` (:data:`REVISED`).
 
     ``extra``: more top-level entries of ``metrics.json``."""
     gt_stamps, world_from_base = ground_truth
@@ -241,10 +278,11 @@ def evaluate_against(
     gt_cams = world_from_base[gt_index] @ base_from_camera
     est_cams = odom_from_base[est_index] @ base_from_camera
     stamps = np.asarray(est_stamps, np.float64)[est_index]
-    estimates = {  # the prior beside the model: skill a constant motion cannot fake
-        "LA-Pose (replay)": est_cams,
-        CONSTANT_VELOCITY: constant_velocity_trajectory(gt_cams, stamps),
-    }
+    estimates = {LIVE: est_cams}
+    if revised is not None:
+        estimates[REVISED] = revised[est_index]
+    # the prior beside the model: skill a constant motion cannot fake
+    estimates[CONSTANT_VELOCITY] = constant_velocity_trajectory(gt_cams, stamps)
     report = write_report(
         out_dir,
         gt_cams,
@@ -253,4 +291,4 @@ def evaluate_against(
         title="bag replay: top view",
         extra=extra,
     )
-    return {"report_dir": str(out_dir), **report["methods"]["LA-Pose (replay)"]}
+    return {name: {"report_dir": str(out_dir), **report["methods"][name]} for name in estimates}

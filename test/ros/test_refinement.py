@@ -155,16 +155,25 @@ def test_replay_with_refine_records_the_refinement_and_its_cost(
     summary = json.loads(capsys.readouterr().out)
     refinement = summary["refinement"]
     assert refinement["checkpoint"] == refinement_files["fits"] and refinement["k"] == 2
-    assert refinement["pairs"] == summary["used"] - 1 >= 3 and refinement["mean_ms"] > 0.0
+    # refined once per estimate of a pair: the k-th pair has min(k, 1 + the checkpoint's
+    # streaming.fixed_lag 3) of them
+    assert summary["used"] - 1 >= 3 and refinement["mean_ms"] > 0.0
+    assert refinement["pairs"] == sum(min(k, 4) for k in range(1, summary["used"]))
     metrics = json.loads((tmp_path / "out_report/metrics.json").read_text())
-    assert metrics["refinement"] == refinement and "LA-Pose (replay)" in metrics["methods"]
+    assert metrics["refinement"] == refinement
+    # the published odometry, and the trajectory of each pair's last estimate beside it
+    assert {"LA-Pose (replay)", "LA-Pose (replay, revised)"} <= set(metrics["methods"])
+    assert (
+        summary["metrics_revised"]["auc5"]
+        == metrics["methods"]["LA-Pose (replay, revised)"]["auc5"]
+    )
     with open_bag(tmp_path / "out") as reader:
         relative = [
             reader.deserialize(raw, connection.msgtype)
             for connection, _, raw in reader.messages()
             if connection.topic == "/la_pose/relative_pose"
         ]
-    assert len(relative) == refinement["pairs"]
+    assert len(relative) == summary["used"] - 1  # one relative pose per pair, as it comes
     assert all(m.translation.x == 0.0 and m.translation.y == 0.0 for m in relative)
 
     with pytest.raises(CommandError, match="another inverse dynamics model"):
