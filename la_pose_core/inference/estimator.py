@@ -485,8 +485,9 @@ class PoseEstimator:
         matches = self._matches(previous_keypoints, keypoints)
         self.recent_pairs.append(_Pair(matches, road_frames, pair["latent_actions"][0]))
         estimates = self._revise(pose)  # (the pairs not final before this step, oldest first)
+        motions = tuple(estimate.motion for estimate in estimates)  # (4, 4) each
         newest = estimates[-1]
-        self.world_from_cam = self.world_from_cam @ newest.motion
+        self.world_from_cam = self.world_from_cam @ motions[-1]
         correction = newest.yaw_correction
         return StepResult(
             stamp=stamp,
@@ -503,7 +504,7 @@ class PoseEstimator:
             refinement_ms=newest.refinement_ms,
             yaw_correction_deg=None if correction is None else math.degrees(correction),
             road_step_m=newest.road_step_m,
-            recent_motions=tuple(estimate.motion for estimate in estimates),
+            recent_motions=motions,
         )
 
     def _revise(self, pose: dict[str, Tensor]) -> list[_PairEstimate]:
