@@ -8,8 +8,10 @@
    README gives the command that reproduces it).
 3. The bag is played live at its recorded timing (the ``la-pose bag play`` code) while this
    process records everything the node publishes into an mcap bag.
-4. Report: ``metrics.json`` and ``trajectory.png`` of the node's live odometry against the
-   bag's ground truth, beside the OpenCV monocular VO (ground-truth scale) and constant-velocity
+   At the end the node is deactivated, so it publishes the revised odometry of its last frames.
+4. Report: ``metrics.json`` and ``trajectory.png`` of the node's live odometry and of its
+   revised odometry (``~/odometry/revised``, each pair final 1.5 s late) against the bag's
+   ground truth, beside the OpenCV monocular VO (ground-truth scale) and constant-velocity
    baselines on the same frames (``la_pose_core.evaluation``).
 
 Everything lands in ``--out`` (default ``demo_output/``); the paths are printed at the end.
@@ -31,8 +33,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = REPO_ROOT / "models/la_pose_demo.pt"
 PARAMS_FILE = REPO_ROOT / "config/la_pose.yaml"
 GROUND_TRUTH_TOPIC = "/ground_truth/odometry"
+LIVE_ODOMETRY, REVISED_ODOMETRY = "/la_pose/odometry", "/la_pose/odometry/revised"
 RECORDED = {  # topic -> what the recorder keeps
-    "/la_pose/odometry": "nav_msgs/msg/Odometry",
+    LIVE_ODOMETRY: "nav_msgs/msg/Odometry",
+    REVISED_ODOMETRY: "nav_msgs/msg/Odometry",
     "/la_pose/relative_pose": "la_pose_msgs/msg/RelativePose",
     "/la_pose/latent_action": "la_pose_msgs/msg/LatentAction",
     "/la_pose/path": "nav_msgs/msg/Path",
@@ -121,8 +125,11 @@ def record_while_playing(
             bag, rate=rate, node=recorder, wait_for_subscribers_s=120.0, start_delay_s=1.0
         )
         time.sleep(2.0)  # the last frames' outputs
-        received = len(recorded["/la_pose/odometry"])
-        say("3/4", f"played {published} messages; odometry messages received: {received}")
+        deactivate(recorder)  # the node publishes the revised odometry of its last frames
+        time.sleep(1.0)
+        received = len(recorded[LIVE_ODOMETRY]), len(recorded[REVISED_ODOMETRY])
+        say("3/4", f"played {published} messages; odometry messages received: {received[0]} "
+            f"live, {received[1]} revised")  # fmt: skip
     finally:
         node_process.terminate()
         node_process.wait(timeout=30)
@@ -130,6 +137,40 @@ def record_while_playing(
         recorder.destroy_node()
         rclpy.shutdown(context=context)
     return recorded
+
+
+def deactivate(node, timeout_s: float = 30.0) -> bool:
+    """Ask la_pose_node to deactivate (lifecycle); whether it did."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    client = node.create_client(ChangeState, "/la_pose/change_state")
+    if not client.wait_for_service(timeout_sec=timeout_s):
+        return False
+    request = ChangeState.Request()
+    request.transition.id = Transition.TRANSITION_DEACTIVATE
+    future = client.call_async(request)
+    deadline = time.monotonic() + timeout_s
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return future.done() and future.result().success
+
+
+def odometry_poses(messages: list) -> tuple[np.ndarray, np.ndarray]:
+    """nav_msgs/Odometry messages -> their stamps ``(N,)`` (s) and ``odom_from_base``
+    ``(N, 4, 4)``."""
+    from la_pose_core.geometry import make_pose, matrix_from_quaternion
+
+    stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in messages])
+    poses = [
+        make_pose(
+            matrix_from_quaternion([o.x, o.y, o.z, o.w]),
+            [m.pose.pose.position.x, m.pose.pose.position.y, m.pose.pose.position.z],
+        )
+        for m in messages
+        for o in [m.pose.pose.orientation]
+    ]
+    return stamps, np.stack(poses)
 
 
 def write_recording(recorded: dict, path: Path) -> None:
@@ -145,21 +186,10 @@ def report(bag: Path, recorded: dict, out: Path) -> dict:
     """metrics.json + trajectory.png of the node's odometry and the baselines on its frames."""
     from la_pose_core.evaluation import write_report
     from la_pose_core.evaluation.baselines import baseline_trajectories
-    from la_pose_core.geometry import BASE_FROM_OPTICAL, make_pose, matrix_from_quaternion
+    from la_pose_core.geometry import BASE_FROM_OPTICAL
     from la_pose_ros.bags.reader import choose_topic, iter_images, open_bag, read_poses
 
-    odometry = [message for message, _ in recorded["/la_pose/odometry"]]
-    stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in odometry])
-    odom_from_base = np.stack(
-        [
-            make_pose(
-                matrix_from_quaternion([o.x, o.y, o.z, o.w]),
-                [m.pose.pose.position.x, m.pose.pose.position.y, m.pose.pose.position.z],
-            )
-            for m in odometry
-            for o in [m.pose.pose.orientation]
-        ]
-    )
+    stamps, odom_from_base = odometry_poses([m for m, _ in recorded[LIVE_ODOMETRY]])
     with open_bag(bag) as reader:
         gt_stamps, world_from_base = read_poses(reader, GROUND_TRUTH_TOPIC)
         topic = choose_topic(
@@ -180,6 +210,13 @@ def report(bag: Path, recorded: dict, out: Path) -> dict:
     base_from_camera = BASE_FROM_OPTICAL  # the node's default extrinsics, as from-sequence used
     ground_truth = world_from_base[gt_index] @ base_from_camera
     estimates = {"LA-Pose (live node)": odom_from_base @ base_from_camera}
+    revised = [m for m, _ in recorded[REVISED_ODOMETRY]]
+    if revised:  # every frame once its pair is final (the last ones at deactivate)
+        revised_stamps, revised_poses = odometry_poses(revised)
+        if np.array_equal(np.round(revised_stamps, 6), np.round(stamps, 6)):
+            estimates["LA-Pose (node, revised)"] = revised_poses @ base_from_camera
+        else:
+            say("4/4", f"the revised odometry has {len(revised)} of {len(stamps)} frames: left out")
     estimates.update(
         baseline_trajectories(
             [images[round(s, 6)] for s in stamps],
@@ -221,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     recorded = record_while_playing(
         bag, args.checkpoint, args.out, random.randint(100, 200), args.rate
     )
-    if not recorded["/la_pose/odometry"]:
+    if not recorded[LIVE_ODOMETRY]:
         print(f"demo: the node published no odometry; see {args.out / 'node.log'}", file=sys.stderr)
         return 1
     write_recording(recorded, replace_own_bag(args.out / "node_outputs"))

@@ -1,5 +1,11 @@
 """``la_pose_node``: camera images in, odometry, TF, relative poses and latent actions out.
 
+Outputs: ``~/odometry`` (nav_msgs/Odometry), ``/tf`` (odom -> base_link), ``~/path``,
+``~/relative_pose`` and ``~/latent_action`` per used frame, each pair as first reported; and,
+with ``streaming.fixed_lag`` = L > 0 (default 3), ``~/odometry/revised``: each frame once its
+pair's motion is final, L frames late (the revised trajectory; README, "Revised pairs"; the
+frames not yet final are published at deactivate, dropped by ``~/reset``).
+
 A lifecycle node, thin by design: message -> array (:mod:`.image_decoding`) -> the core's
 streaming estimator (:class:`la_pose_core.inference.estimator.PoseEstimator`, the same code bag
 replay and evaluation use) -> vehicle odometry (:mod:`la_pose_core.odometry`) -> messages
@@ -230,7 +236,7 @@ class LaPoseNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.stop_io()
+        self.stop_io(finish=True)
         self.free_model_memory()
         self.stats.state = diagnostics.INACTIVE
         return TransitionCallbackReturn.SUCCESS
@@ -254,6 +260,7 @@ class LaPoseNode(LifecycleNode):
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.publishers_by_output = {  # keys: la_pose_ros.pipeline.OUTPUTS
             "odometry": self.create_publisher(Odometry, "~/odometry", 10),
+            "odometry_revised": self.create_publisher(Odometry, "~/odometry/revised", 10),
             "path": self.create_publisher(Path, "~/path", 1),
             "relative_pose": self.create_publisher(RelativePose, "~/relative_pose", 10),
             "latent_action": self.create_publisher(LatentAction, "~/latent_action", 10),
@@ -270,12 +277,19 @@ class LaPoseNode(LifecycleNode):
             ),
         ]
 
-    def stop_io(self) -> None:
+    def stop_io(self, finish: bool = False) -> None:
+        """Stop the worker and the topics; with ``finish``, first publish the revised odometry
+        of the frames not yet final (the stream ends here)."""
         self.stop_worker.set()
         self.mailbox_ready.set()
         if self.worker is not None:
             self.worker.join(timeout=10.0)
             self.worker = None
+        if finish and self.pipeline is not None and self.active_publishers:
+            with self.pipeline_lock:
+                _, revised = self.pipeline.finish()
+            for message in revised:
+                self.publishers_by_output["odometry_revised"].publish(message)
         for subscription in self.active_subscriptions:
             self.destroy_subscription(subscription)
         for publisher in self.active_publishers:
@@ -394,7 +408,7 @@ class LaPoseNode(LifecycleNode):
             return
         self.missed_since_used = 0
         self.stats.step_times_ms.append((time.perf_counter() - started) * 1e3)
-        for key, outgoing in output.messages.items():
+        for key, outgoing in output.outgoing():
             self.publishers_by_output[key].publish(outgoing)
         with self.stats.lock:
             self.stats.latencies_ms.append((time.monotonic() - received_at) * 1e3)

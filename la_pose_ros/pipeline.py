@@ -8,20 +8,29 @@ odometry takes its chained pose (``VehicleOdometry.update_on_track``). The node 
 bag replay writes them; both therefore produce the same messages from the same images.
 :func:`load_estimator` builds that estimator for both, with the optional test-time translation
 refinement (``refinement.*``): the refined translation is then what every output carries.
+
+Revised odometry (``streaming.fixed_lag`` = L > 0, model rate): the estimator revises each pair
+until L later pairs have come; the core's :class:`~la_pose_core.inference.final_pairs.FinalPairs`
+gives out each used frame once its pair is final, and a second ``VehicleOdometry`` chains those
+into ``odometry_revised``: the revised trajectory, L frames late and never changed after. The
+live outputs (odometry, TF, path) keep each pair as first reported (README, "Revised pairs").
 """
 
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Path
 from tf2_msgs.msg import TFMessage
 
 from la_pose_core.export.manifest import NotAnExportError
-from la_pose_core.geometry import inverse
+from la_pose_core.geometry import inverse, quaternion_from_matrix
 from la_pose_core.inference.camera_rate import CameraRateEstimator, online_estimator
 from la_pose_core.inference.estimator import RUNTIMES, PoseEstimator, StepResult
+from la_pose_core.inference.final_pairs import FinalPair, FinalPairs
 from la_pose_core.inference.frame_selector import Selection
 from la_pose_core.model.checkpoint import NotACheckpointError
 from la_pose_core.model.config import RefinementConfig, StreamingConfig
@@ -31,8 +40,18 @@ from la_pose_ros.diagnostics import camera_info_vertical_fov
 from la_pose_ros.image_decoding import BadImage, decode_image_message
 from la_pose_ros.settings import ModelSettings, NodeSettings
 
-OUTPUTS = ("odometry", "tf", "tf_static", "path", "relative_pose", "latent_action")
-"""Keys of :attr:`PipelineOutput.messages` (topics: see the node and replay)."""
+OUTPUTS = (
+    "odometry",
+    "tf",
+    "tf_static",
+    "path",
+    "relative_pose",
+    "latent_action",
+    "odometry_revised",
+)
+"""Keys of :attr:`PipelineOutput.messages` (topics: see the node and replay). The value of
+``odometry_revised`` is a list: the frames an image made final (none, one, or the rest of a
+track that ended)."""
 
 DEFAULT_CAMERA_FRAME = "camera_optical"
 
@@ -105,9 +124,17 @@ def load_estimator(
 class PipelineOutput:
     result: StepResult
     estimate: OdometryEstimate
-    # key of OUTPUTS -> rclpy message; a key is absent when it has no message. Publish or write
-    # them before the next process() call: the path message is the pipeline's own, updated
+    # key of OUTPUTS -> rclpy message (odometry_revised: a list); a key is absent when it has no
+    # message. Publish or write them before the next process() call: the path message is the
+    # pipeline's own, updated
     messages: dict
+    revised: tuple[OdometryEstimate, ...] = ()  # the revised odometry of the frames made final
+
+    def outgoing(self) -> Iterator[tuple[str, Any]]:
+        """``(key, message)`` of every message to publish, in order."""
+        for key, message in self.messages.items():
+            for each in message if isinstance(message, list) else (message,):
+                yield key, each
 
 
 class OdometryPipeline:
@@ -135,6 +162,17 @@ class OdometryPipeline:
         self.input_stamps: OrderedDict[float, Time] = OrderedDict()
         self.stamp_horizon_s = settings.streaming.max_gap_s + 2.0 / settings.streaming.target_fps
         self.static_tf_sent = False
+        # the revised odometry (module docstring); camera-rate streams revise nothing
+        fixed_lag = 0 if self.camera_rate else estimator.config.fixed_lag
+        self.final_pairs = FinalPairs(fixed_lag) if fixed_lag > 0 else None
+        self.revised_odometry = VehicleOdometry(self.base_from_camera, settings.covariance)
+        self.revised_stamps: deque[Time] = deque()  # of the used frames not yet final, in order
+
+    @property
+    def revises(self) -> bool:
+        """Whether the pipeline gives out revised odometry (``streaming.fixed_lag`` > 0 at the
+        model's rate)."""
+        return self.final_pairs is not None
 
     def set_camera_info(self, info) -> None:
         """The camera's sensor_msgs/CameraInfo (None: unknown) -> the vertical FoV of the
@@ -156,6 +194,10 @@ class OdometryPipeline:
         self.path.poses = []
         self.input_stamps.clear()
         self.stream_size = None
+        if self.final_pairs is not None:  # the track's pairs not yet final are dropped with it
+            self.final_pairs.reset()
+            self.revised_odometry.reset()
+            self.revised_stamps.clear()
 
     def skips(self, stamp: float) -> bool:
         """The estimator's frame selection would not use a frame stamped ``stamp`` (s): too soon
@@ -210,9 +252,40 @@ class OdometryPipeline:
         if selection.restarts:
             self.stream_size = size
         estimate = self.update_odometry(result)
-        return PipelineOutput(
-            result, estimate, self.build_messages(message.header, result, estimate)
-        )
+        out = self.build_messages(message.header, result, estimate)
+        revised = ()
+        if self.final_pairs is not None:
+            header_stamp = message.header.stamp
+            self.revised_stamps.append(Time(sec=header_stamp.sec, nanosec=header_stamp.nanosec))
+            revised, out["odometry_revised"] = self.revise(self.final_pairs.push(result))
+        return PipelineOutput(result, estimate, out, revised)
+
+    def finish(self) -> tuple[tuple[OdometryEstimate, ...], list]:
+        """The end of the stream: the revised odometry of the frames not yet final (their
+        pairs at their latest estimates) and its messages; nothing when the pipeline revises
+        nothing."""
+        if self.final_pairs is None:
+            return (), []
+        return self.revise(self.final_pairs.flush())
+
+    def revise(self, final: list[FinalPair]) -> tuple[tuple[OdometryEstimate, ...], list]:
+        """The revised odometry of frames made final, and its nav_msgs/Odometry messages."""
+        estimates, messages_out = [], []
+        frames = self.settings.frames
+        for pair in final:  # every used frame once, in order: so are the stamps kept
+            stamp = self.revised_stamps.popleft()
+            translation = quaternion = None
+            if pair.motion is not None:
+                translation = pair.motion[:3, 3]
+                quaternion = quaternion_from_matrix(pair.motion[:3, :3])
+            estimate = self.revised_odometry.update(
+                pair.stamp, pair.previous_stamp, translation, quaternion
+            )
+            estimates.append(estimate)
+            messages_out.append(
+                messages.odometry_message(estimate, stamp, frames.odom_frame, frames.base_frame)
+            )
+        return tuple(estimates), messages_out
 
     def remember_stamp(self, seconds: float, stamp, restart: bool) -> None:
         """Keep the exact Time of a used image for the messages of a later pair starting at

@@ -39,6 +39,12 @@ def mirror_relative_poses(relative: np.ndarray) -> np.ndarray:
     return MIRROR @ relative @ MIRROR
 
 
+def flip_pixels(xy: np.ndarray, width: int) -> np.ndarray:
+    """``(..., 2)`` pixel positions in an image ``width`` wide -> the same points in the image
+    flipped left-right (pixel ``u`` goes to ``W - 1 - u``; its own inverse)."""
+    return np.stack((width - 1.0 - xy[..., 0], xy[..., 1]), axis=-1)
+
+
 def mirror_translation(translation: np.ndarray) -> np.ndarray:
     """``(..., 3)`` translations (camera optical frame) -> the mirrored world's: ``S t``."""
     return translation * np.array([-1.0, 1.0, 1.0])

@@ -18,7 +18,8 @@
    batch of two streams, and the pair's motion is the mean of the one and the other mirrored
    back (:func:`average_with_mirror`): a turn the model adds whatever the images show cancels;
 5. with ``streaming.epipolar_yaw``, the newest pair's yaw corrected against the XFeat keypoint
-   matches between its two frames (:mod:`.epipolar_yaw`), the rest of its motion kept; with
+   matches between its two frames (:mod:`.epipolar_yaw`; with mirror averaging, those between
+   the mirrored frames too, flipped back), the rest of its motion kept; with
    ``streaming.road_step`` and the road known (:meth:`PoseEstimator.set_road_plane`), its step
    length read from the road's image motion (:mod:`.road_step`), its direction kept;
 6. optional test-time refinement of the newest pair's metric translation against a bank of
@@ -56,7 +57,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from la_pose_core.data.mirror import mirror_quaternion, mirror_translation
+from la_pose_core.data.mirror import flip_pixels, mirror_quaternion, mirror_translation
 from la_pose_core.data.synthetic.renderer import intrinsics_from_fov
 from la_pose_core.geometry import (
     canonical_quaternion,
@@ -76,7 +77,6 @@ from la_pose_core.inference.preprocess import preprocess_image
 from la_pose_core.inference.road_step import RoadPlane, road_step_length
 from la_pose_core.model.checkpoint import Checkpoint, load_checkpoint, module_fingerprint
 from la_pose_core.model.config import LAPoseConfig, RefinementConfig, StreamingConfig
-from la_pose_core.model.frame_features import XFeatOutputs
 from la_pose_core.model.inverse_dynamics import InverseDynamics, InverseDynamicsStream
 from la_pose_core.model.pose_head import PoseHead
 from la_pose_core.model.precision import autocast_context, resolve_device
@@ -292,7 +292,7 @@ class PoseEstimator:
         features = getattr(self.inverse_dynamics, "frame_features", None)
         if features is not None:  # the newest frame's XFeat outputs, for its keypoints
             features.keep_outputs = True
-        self.previous_keypoints: Keypoints | None = None  # the track's last used frame's
+        self.previous_keypoints: tuple[Keypoints, ...] | None = None  # last used frame's, per view
         self.road_plane: RoadPlane | None = None  # the camera's mounting, if known
         self.previous_road_frame: np.ndarray | None = None  # (H, W) for streaming.road_step
 
@@ -536,32 +536,46 @@ class PoseEstimator:
             outputs, translation, correction, road_step, translation_head, refinement_ms
         )
 
-    def _keypoints(self, frames: Tensor) -> Keypoints | None:
-        """The keypoints of the frame just pushed (``frames`` ``(V, 3, H, W)``: it, and its
-        mirror when averaging) for the epipolar yaw; None when off. The backbone's XFeat
-        outputs for it are reused where the torch runtime computed them."""
+    def _keypoints(self, frames: Tensor) -> tuple[Keypoints, ...] | None:
+        """The keypoints of the frame just pushed, one set per view (``frames``
+        ``(V, 3, H, W)``: it, and its mirror image when averaging) for the epipolar yaw; None
+        when off. The backbone's XFeat outputs for it are reused where the torch runtime
+        computed them."""
         if not self.config.streaming.epipolar_yaw:
             return None
         if self.matcher is None:
             self.matcher = KeypointMatcher()
         features = getattr(self.inverse_dynamics, "frame_features", None)
         outputs = None if self.exported is not None or features is None else features.last_outputs
-        if outputs is not None and outputs.descriptors.shape[0] == frames.shape[0]:
-            outputs = XFeatOutputs(
-                outputs.descriptors[:1], outputs.keypoint_logits[:1], outputs.reliability[:1]
-            )
-        else:
-            outputs = None
-        return self.matcher.keypoints(frames[0], outputs)
+        if outputs is None or outputs.descriptors.shape[0] != frames.shape[0]:
+            return tuple(self.matcher.keypoints(frame) for frame in frames)
+        return tuple(
+            self.matcher.keypoints(frames[view], outputs.view(view))
+            for view in range(frames.shape[0])
+        )
 
     def _matches(
-        self, previous: Keypoints | None, current: Keypoints | None
+        self, previous: tuple[Keypoints, ...] | None, current: tuple[Keypoints, ...] | None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The pair's matched keypoints ``(M, 2)`` in its earlier and later frame, or None
-        (the epipolar yaw off)."""
+        (the epipolar yaw off). With mirror averaging, those of the mirrored frames too, their
+        pixels flipped back (``u -> W - 1 - u``): the matches are then the same set, mirrored,
+        whichever way the footage is flipped, so the yaw search adds no turn of its own (XFeat
+        finds other keypoints in a mirror image)."""
         if previous is None or current is None:
             return None
-        return self.matcher.match(previous, current)
+        matched = [
+            self.matcher.match(before, after)
+            for before, after in zip(previous, current, strict=True)
+        ]
+        if len(matched) == 1:
+            return matched[0]
+        (previous_xy, current_xy), (mirrored_previous, mirrored_current) = matched
+        width = self.config.image_width
+        return (
+            np.concatenate((previous_xy, flip_pixels(mirrored_previous, width))),
+            np.concatenate((current_xy, flip_pixels(mirrored_current, width))),
+        )
 
     def _road_frame(self, frames: Tensor) -> np.ndarray | None:
         """``(H, W)`` float32 greyscale of the frame just pushed (``frames`` ``(V, 3, H, W)``)

@@ -57,6 +57,14 @@ class XFeatOutputs:
     keypoint_logits: Tensor  # (B, 65, H / 8, W / 8): each 8x8 cell's 64 pixels and "none"
     reliability: Tensor  # (B, 1, H / 8, W / 8)
 
+    def view(self, index: int) -> XFeatOutputs:
+        """The outputs of frame ``index`` alone (a batch of one)."""
+        return XFeatOutputs(
+            self.descriptors[index : index + 1],
+            self.keypoint_logits[index : index + 1],
+            self.reliability[index : index + 1],
+        )
+
 
 class XFeatFeatures:
     """Frames ``(B, 3, H, W)`` in [0, 1] -> unit descriptors ``(B, 64, H / 8, W / 8)``.

@@ -18,9 +18,10 @@ and the metrics score that camera-rate trajectory.
 
 The published odometry keeps each pair as first reported. Where the estimator revises pairs
 (``streaming.fixed_lag`` > 0: the shipped checkpoint's, unless ``settings`` say otherwise; model
-rate), the metrics also score the trajectory of each pair's last estimate, as ``la-pose
-evaluate`` does: ``LA-Pose (replay, revised)`` in ``metrics.json``, ``metrics_revised`` in the
-summary.
+rate), the bag also holds the revised odometry (``/la_pose/odometry/revised``, each frame once
+its pair is final; the last frames' at the end of the bag), and the metrics score it too, as
+``la-pose evaluate`` scores each pair's last estimate: ``LA-Pose (replay, revised)`` in
+``metrics.json``, ``metrics_revised`` in the summary.
 
 With test-time translation refinement (``refinement``, the CLI's ``--refine``) the outputs carry
 the refined translations, and the summary and ``metrics.json`` record the refinement file, its
@@ -40,8 +41,7 @@ from la_pose_core.baselines import constant_velocity_trajectory
 from la_pose_core.data import associate_stamps
 from la_pose_core.evaluation import write_report
 from la_pose_core.evaluation.baselines import CONSTANT_VELOCITY
-from la_pose_core.geometry import chain_relative_poses
-from la_pose_core.inference.estimator import PoseEstimator, StepResult, keep_latest_motions
+from la_pose_core.inference.estimator import PoseEstimator
 from la_pose_core.metrics import EVAL_CLIP_LEN
 from la_pose_core.model.config import OutputRateConfig, RefinementConfig
 from la_pose_ros.bags.reader import (
@@ -60,9 +60,10 @@ from la_pose_ros.pipeline import OdometryPipeline, load_estimator
 from la_pose_ros.settings import ModelSettings, NodeSettings
 
 LIVE = "LA-Pose (replay)"  # the published odometry, each pair as first reported
-REVISED = "LA-Pose (replay, revised)"  # each pair's last estimate (streaming.fixed_lag > 0)
+REVISED = "LA-Pose (replay, revised)"  # the revised odometry (streaming.fixed_lag > 0)
 OUTPUT_TOPICS = {
     "odometry": "/la_pose/odometry",
+    "odometry_revised": "/la_pose/odometry/revised",
     "path": "/la_pose/path",
     "relative_pose": "/la_pose/relative_pose",
     "latent_action": "/la_pose/latent_action",
@@ -100,18 +101,8 @@ class ReplayedImages:
     rejected: Counter = field(default_factory=Counter)  # reason -> messages
     stamps: list[float] = field(default_factory=list)  # (N,) stamps of the used frames
     odom_from_base: list[np.ndarray] = field(default_factory=list)  # (4, 4) per used frame
-    # (4, 4) per pair of used frames: its last estimate (streaming.fixed_lag revises pairs the
-    # published odometry keeps as first reported); identity where tracking restarted
-    revised_motions: list[np.ndarray] = field(default_factory=list)
-
-    def keep_pair(self, result: StepResult) -> None:
-        """Record a used frame's pair in ``revised_motions`` (after its first used frame)."""
-        if not self.stamps:
-            return
-        if result.translation is None:  # tracking restarted: the gap's motion is unknown
-            self.revised_motions.append(np.eye(4))
-        else:
-            keep_latest_motions(self.revised_motions, result)
+    # (4, 4) per used frame: the revised odometry (streaming.fixed_lag > 0 at model rate)
+    revised_odom_from_base: list[np.ndarray] = field(default_factory=list)
 
 
 def replay_pipeline(
@@ -134,6 +125,7 @@ def replay_pipeline(
 def replay_images(reader, topic: str, pipeline: OdometryPipeline, bag: BagWriter) -> ReplayedImages:
     """Every image of ``topic`` through the pipeline, in order; its outputs written to ``bag``."""
     replayed = ReplayedImages()
+    last_stamp_ns = 0  # the log time of the last frame's outputs
     total = sum(c.msgcount for c in reader.connections if c.topic == topic)
     for frame in tqdm(
         iter_images(reader, topic), total=total, desc="replay", unit="img", leave=False
@@ -149,12 +141,16 @@ def replay_images(reader, topic: str, pipeline: OdometryPipeline, bag: BagWriter
             continue
         if output is None:
             continue
-        for key, message in output.messages.items():
+        for key, message in output.outgoing():
             bag.write(OUTPUT_TOPICS[key], message, frame.stamp_ns)
-        if not pipeline.camera_rate:  # (camera-rate streams revise nothing)
-            replayed.keep_pair(output.result)
         replayed.stamps.append(output.result.stamp)
         replayed.odom_from_base.append(output.estimate.odom_from_base)
+        replayed.revised_odom_from_base += [estimate.odom_from_base for estimate in output.revised]
+        last_stamp_ns = frame.stamp_ns
+    revised, messages = pipeline.finish()  # the last frames' revised odometry
+    for message in messages:
+        bag.write(OUTPUT_TOPICS["odometry_revised"], message, last_stamp_ns)
+    replayed.revised_odom_from_base += [estimate.odom_from_base for estimate in revised]
     return replayed
 
 
@@ -212,7 +208,7 @@ def replay_bag(
             }
             if ground_truth is not None:  # before the bag is kept: a failure leaves no bag
                 trajectory = (np.asarray(replayed.stamps), np.stack(replayed.odom_from_base))
-                revised = revised_trajectory(replayed, pipeline)
+                revised = np.stack(replayed.revised_odom_from_base) if pipeline.revises else None
                 methods = evaluate_against(
                     ground_truth,
                     *trajectory,
@@ -228,15 +224,6 @@ def replay_bag(
             elif overwrite:
                 remove_path(report_dir)  # the old bag's metrics would describe another run
     return summary
-
-
-def revised_trajectory(replayed: ReplayedImages, pipeline: OdometryPipeline) -> np.ndarray | None:
-    """``(N, 4, 4)`` camera poses of the used frames chained from each pair's last estimate,
-    or None where nothing was revised (``streaming.fixed_lag`` 0; camera-rate output, whose
-    streams revise nothing)."""
-    if pipeline.camera_rate or pipeline.estimator.config.fixed_lag == 0:
-        return None
-    return chain_relative_poses(np.stack(replayed.revised_motions))
 
 
 def refinement_summary(estimator: PoseEstimator, refinement: RefinementConfig) -> dict | None:
@@ -266,8 +253,9 @@ def evaluate_against(
     revised: np.ndarray | None = None,
 ) -> dict:
     """Metrics of the used frames against the vehicle ground truth (camera poses compared),
-    per method: the published odometry (:data:`LIVE`), constant velocity and, where given, the
-    revised camera trajectory ``revised`` ``(N, 4, 4)`` (:data:`REVISED`).
+    per method: the published odometry ``odom_from_base`` (:data:`LIVE`), constant velocity
+    and, where given, the revised odometry ``revised`` ``(N, 4, 4)`` of the same frames
+    (:data:`REVISED`).
 
     ``extra``: more top-level entries of ``metrics.json``."""
     gt_stamps, world_from_base = ground_truth
@@ -280,7 +268,7 @@ def evaluate_against(
     stamps = np.asarray(est_stamps, np.float64)[est_index]
     estimates = {LIVE: est_cams}
     if revised is not None:
-        estimates[REVISED] = revised[est_index]
+        estimates[REVISED] = revised[est_index] @ base_from_camera
     # the prior beside the model: skill a constant motion cannot fake
     estimates[CONSTANT_VELOCITY] = constant_velocity_trajectory(gt_cams, stamps)
     report = write_report(

@@ -143,6 +143,7 @@ class Client:
 
     OUTPUTS: ClassVar[dict[str, tuple]] = {
         "odometry": ("/la_pose/odometry", Odometry),
+        "odometry_revised": ("/la_pose/odometry/revised", Odometry),
         "path": ("/la_pose/path", PathMessage),
         "relative_pose": ("/la_pose/relative_pose", RelativePose),
         "latent_action": ("/la_pose/latent_action", LatentAction),

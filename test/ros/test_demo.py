@@ -21,9 +21,14 @@ def test_demo_runs_the_node_live_and_reports(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())["methods"]
     assert set(metrics) == {
         "LA-Pose (live node)",
+        "LA-Pose (node, revised)",  # ~/odometry/revised, the last frames' at deactivate
         "opencv_vo_gt_scale",
         "constant_velocity_gt_first_pair",
     }
     assert metrics["LA-Pose (live node)"]["num_frames"] >= 6  # 4 s at the model's 2 fps
+    assert (
+        metrics["LA-Pose (node, revised)"]["num_frames"]
+        == metrics["LA-Pose (live node)"]["num_frames"]
+    )
     assert (out / "trajectory.png").stat().st_size > 10_000
     assert list((out / "node_outputs").glob("*.mcap"))

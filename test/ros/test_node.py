@@ -15,6 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from la_pose_core.data import KittiSequence
 from la_pose_ros import messages
+from la_pose_ros.settings import NodeSettings
 from test.ros.harness import (
     Client,
     NodeProcess,
@@ -195,17 +196,26 @@ def camera_rate_node(tmp_path_factory, sequence):
 
 
 def assert_outputs_follow_inputs(
-    client: Client, feeder: Feeder, sent: list[float], before: dict[str, int], min_used: int
+    client: Client,
+    feeder: Feeder,
+    sent: list[float],
+    before: dict[str, int],
+    min_used: int,
+    revises: bool = True,
 ) -> None:
     """Every frame the node used in this test gave every output, stamped with its input stamp,
     in the right frames, and nothing else came.
 
-    ``sent``: stamps of the images of this test; ``before``: the node's counters when it began.
+    ``sent``: stamps of the images of this test; ``before``: the node's counters when it began;
+    ``revises``: the node publishes revised odometry (model rate) or none (camera rate).
     Outputs of earlier frames may still arrive: they are checked to carry input stamps too,
     and otherwise left out of the counts.
     """
     counts = changes(feeder, before)
     used, pairs = counts["frames_used"], counts["frames_used"] - counts["resets"]
+    # the revised odometry lags the node's streaming.fixed_lag (3) frames: the last ones of this
+    # test come with later frames (or at deactivate)
+    revised_at_least = used - NodeSettings().streaming.fixed_lag if revises else 0
     assert used >= min_used and counts["frames_dropped"] == 0, counts
     this_test, every_input = set(sent), set(feeder.sent)
 
@@ -219,6 +229,7 @@ def assert_outputs_follow_inputs(
             and len(of_frames(client.messages("latent_action"), this_test, current_stamp)) >= pairs
             and bool(paths)
             and last_pose_stamp(paths[-1]) == stamp(odometry[-1].header.stamp)
+            and len(of_frames(client.messages("odometry_revised"), this_test)) >= revised_at_least
         )
 
     received = lambda: {key: len(value) for key, value in client.received.items()}  # noqa: E731
@@ -243,6 +254,14 @@ def assert_outputs_follow_inputs(
             assert np.all(np.diag(np.reshape(covariance, (6, 6))) >= 0.0)
         q = message.pose.pose.orientation
         assert np.linalg.norm([q.x, q.y, q.z, q.w]) == pytest.approx(1.0, abs=1e-6)
+
+    revised = client.messages("odometry_revised")  # each used frame once, its pair final
+    assert revises or revised == []
+    assert {stamp(m.header.stamp) for m in revised} <= every_input
+    revised = of_frames(revised, this_test)
+    assert len(revised) == len({stamp(m.header.stamp) for m in revised}) <= used
+    assert {stamp(m.header.stamp) for m in revised} <= {stamp(m.header.stamp) for m in odometry}
+    assert all((m.header.frame_id, m.child_frame_id) == ("odom", "base_link") for m in revised)
 
     transforms = [t for m in client.messages("tf") for t in m.transforms]
     assert {stamp(t.header.stamp) for t in transforms} <= every_input
@@ -542,7 +561,7 @@ def test_camera_rate_output_gives_odometry_for_every_camera_frame(camera_rate_no
     _node, client, feeder = camera_rate_node
     before = dict(feeder.counters)
     sent = feeder.publish(20)
-    assert_outputs_follow_inputs(client, feeder, sent, before, min_used=19)
+    assert_outputs_follow_inputs(client, feeder, sent, before, min_used=19, revises=False)
     counts = changes(feeder, before)
     assert counts["frames_used"] == 19 and counts["frames_skipped"] == 1, counts
     assert diagnostics_values(client)["output_rate_mode"] == "camera"

@@ -149,21 +149,49 @@ def test_camera_rate_pipeline_publishes_every_frame_after_the_warm_up(kitti_samp
     assert pipeline.process(image_message(sequence.image(0), Time(sec=5), "camera")) is not None
 
 
-def test_revised_pairs_leave_the_published_pose_as_first_reported(kitti_sample, tmp_path):
-    """streaming.fixed_lag revises pairs for offline trajectories; the node publishes each pair
-    as first reported (the node's default is 0): the same odometry with 0 and with 2."""
+def test_revised_odometry_is_the_final_pairs_chained_and_the_live_odometry_stays(
+    kitti_sample, tmp_path
+):
+    """streaming.fixed_lag revises pairs: each frame comes once on odometry_revised, with its
+    pair's last estimate, the last ones at finish(); the live odometry keeps each pair as first
+    reported (the same with lag 0 and 2), and lag 0 gives no revised odometry."""
+    from la_pose_core.geometry import chain_relative_poses
+    from la_pose_core.inference.estimator import keep_latest_motions
+
     sequence = KittiSequence(kitti_sample)
     checkpoint = str(write_test_checkpoint(tmp_path / "t.pt"))
-    assert NodeSettings().streaming.fixed_lag == 0
-    published = {}
+    assert NodeSettings().streaming.fixed_lag == 3
+    published, revised, revised_stamps, latest = {}, [], [], []
     for lag in (0, 2):
         settings = NodeSettings(streaming=StreamingConfig(fixed_lag=lag))
         estimator = PoseEstimator.from_checkpoint(checkpoint, "cpu", streaming=settings.streaming)
         pipeline = OdometryPipeline(estimator, settings)
+        assert pipeline.revises == (lag > 0)
         outputs = [pipeline.process(stamped(sequence.image(i), 0.1 * i)) for i in range(0, 50, 5)]
-        assert max(len(output.result.recent_motions) for output in outputs) == lag + 1
         published[lag] = np.stack([output.estimate.odom_from_base for output in outputs])
+        if lag == 0:
+            assert all("odometry_revised" not in output.messages for output in outputs)
+            assert pipeline.finish() == ((), [])
+            continue
+        for index, output in enumerate(outputs):
+            keep_latest_motions(latest, output.result)
+            made_final = output.messages["odometry_revised"]
+            expected_count = 1 if index == 0 or index > lag else 0  # (the first: no motion)
+            assert len(made_final) == len(output.revised) == expected_count
+            revised += output.revised
+            revised_stamps += [message.header.stamp for message in made_final]
+        rest, messages = pipeline.finish()
+        assert len(rest) == len(messages) == lag
+        revised += rest
+        revised_stamps += [message.header.stamp for message in messages]
     np.testing.assert_allclose(published[2], published[0], atol=1e-12)
+    assert [estimate.stamp for estimate in revised] == pytest.approx([0.5 * i for i in range(10)])
+    assert revised_stamps == [seconds_to_time(0.5 * i) for i in range(10)]
+    cameras = chain_relative_poses(np.stack(latest))  # (10, 4, 4) each pair's last estimate
+    base_from_camera = NodeSettings().camera_extrinsics.matrix()
+    expected = np.stack([base_motion_from_camera_motion(c, base_from_camera) for c in cameras])
+    np.testing.assert_allclose(np.stack([e.odom_from_base for e in revised]), expected, atol=1e-9)
+    assert not np.allclose(expected, published[2], atol=1e-6)  # revised: not the live chain
 
 
 def test_the_camera_info_gives_every_stream_the_model_input_fov(kitti_sample, tmp_path):

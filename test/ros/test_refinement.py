@@ -83,7 +83,7 @@ def test_the_pipeline_publishes_refined_translations_on_the_bank_line(
             pairs += 1
     assert pairs >= 4
     # once per estimate of a pair: when it comes, and while it is revised (the checkpoint's
-    # streaming.fixed_lag; the node's default revises nothing)
+    # streaming.fixed_lag)
     estimates = sum(len(output.result.recent_motions) for output in refined)
     assert estimates > len(image_messages) - 1
     assert estimator.refiner.calls == estimates and estimator.refiner.mean_ms > 0.0
@@ -129,7 +129,8 @@ def test_the_node_refuses_a_foreign_refinement_file_and_reports_refinement(
         status = node.diagnostics_message().status[0]
         values = {item.key: item.value for item in status.values}
         assert values["refinement"] == "encoder.pt" and values["refinement_k"] == "2"
-        assert values["refinement_pairs"] == "3" and float(values["refinement_ms_mean"]) > 0.0
+        # 3 pairs, each refined once per estimate (the node's streaming.fixed_lag 3): 1 + 2 + 3
+        assert values["refinement_pairs"] == "6" and float(values["refinement_ms_mean"]) > 0.0
         assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
     finally:
         node.destroy_node()
@@ -161,7 +162,7 @@ def test_replay_with_refine_records_the_refinement_and_its_cost(
     assert refinement["pairs"] == sum(min(k, 4) for k in range(1, summary["used"]))
     metrics = json.loads((tmp_path / "out_report/metrics.json").read_text())
     assert metrics["refinement"] == refinement
-    # the published odometry, and the trajectory of each pair's last estimate beside it
+    # the published odometry, and the revised odometry beside it
     assert {"LA-Pose (replay)", "LA-Pose (replay, revised)"} <= set(metrics["methods"])
     assert (
         summary["metrics_revised"]["auc5"]
@@ -173,7 +174,9 @@ def test_replay_with_refine_records_the_refinement_and_its_cost(
             for connection, _, raw in reader.messages()
             if connection.topic == "/la_pose/relative_pose"
         ]
+        revised = [c.msgcount for c in reader.connections if c.topic == "/la_pose/odometry/revised"]
     assert len(relative) == summary["used"] - 1  # one relative pose per pair, as it comes
+    assert revised == [summary["used"]]  # every used frame once its pair is final
     assert all(m.translation.x == 0.0 and m.translation.y == 0.0 for m in relative)
 
     with pytest.raises(CommandError, match="another inverse dynamics model"):
