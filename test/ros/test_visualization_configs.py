@@ -57,6 +57,10 @@ def test_rviz_config_shows_the_node_outputs_in_the_odom_frame():
     published = node_publisher_topics()
     expected = {
         "Odometry": ("rviz_default_plugins/Odometry", OUTPUT_TOPICS["odometry"]),
+        "Odometry (revised, 1.5 s late)": (
+            "rviz_default_plugins/Odometry",
+            OUTPUT_TOPICS["odometry_revised"],
+        ),
         "Path": ("rviz_default_plugins/Path", OUTPUT_TOPICS["path"]),
         "Image": ("rviz_default_plugins/Image", IMAGE_TOPIC),
     }
