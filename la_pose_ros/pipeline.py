@@ -257,7 +257,7 @@ class OdometryPipeline:
         if self.final_pairs is not None:
             header_stamp = message.header.stamp
             self.revised_stamps.append(Time(sec=header_stamp.sec, nanosec=header_stamp.nanosec))
-            revised, out["odometry_revised"] = self.revise(self.final_pairs.push(result))
+            revised, out["odometry_revised"] = self.chain_final_pairs(self.final_pairs.push(result))
         return PipelineOutput(result, estimate, out, revised)
 
     def finish(self) -> tuple[tuple[OdometryEstimate, ...], list]:
@@ -266,9 +266,11 @@ class OdometryPipeline:
         nothing."""
         if self.final_pairs is None:
             return (), []
-        return self.revise(self.final_pairs.flush())
+        return self.chain_final_pairs(self.final_pairs.flush())
 
-    def revise(self, final: list[FinalPair]) -> tuple[tuple[OdometryEstimate, ...], list]:
+    def chain_final_pairs(
+        self, final: list[FinalPair]
+    ) -> tuple[tuple[OdometryEstimate, ...], list]:
         """The revised odometry of frames made final, and its nav_msgs/Odometry messages."""
         estimates, messages_out = [], []
         frames = self.settings.frames
