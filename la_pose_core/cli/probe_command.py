@@ -4,7 +4,9 @@ Synthetic drives (rendered on the fly, exact poses) are streamed through the che
 estimator at ``--fps``; a ridge regression from each pair's bottleneck code to its yaw, step
 length and lateral motion is fitted on the ``--train-seeds`` drives and scored (R^2) on the
 ``--eval-seeds`` drives, for the checkpoint's backbone and for a randomly initialised backbone
-of the same config (what pretraining added). See :mod:`la_pose_core.evaluation.probe`.
+of the same config (what pretraining added). With ``--context BEFORE,AFTER ...`` each pair is
+also read with the codes of the pairs around it (``3,0``: what a causal reader of the newest
+pair has; ``3,3``: three later pairs too). See :mod:`la_pose_core.evaluation.probe`.
 Seeds 300-999 are reserved for evaluation and refused as training seeds.
 """
 
@@ -21,6 +23,14 @@ def parse_seeds(text: str) -> list[int]:
         first, _, last = part.strip().partition("-")
         seeds += list(range(int(first), int(last or first) + 1))
     return seeds
+
+
+def parse_context(text: str) -> tuple[int, int]:
+    """``"3,0"`` -> (3, 0): pairs before and after, each at least 0."""
+    before, after = (int(part) for part in text.split(","))
+    if before < 0 or after < 0:
+        raise ValueError(f"context {text!r}: pairs before and after must be >= 0")
+    return before, after
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--colour", action="store_true", help="colour frames (default grey)")
     parser.add_argument("--ridge", type=float, default=1e-2, help="relative ridge (1e-2)")
     parser.add_argument(
+        "--context",
+        nargs="+",
+        default=["0,0"],
+        metavar="BEFORE,AFTER",
+        help="pairs read with each pair, earlier and later (default 0,0: the pair alone); "
+        "several give one probe each, reported as BACKBONE_context_BEFORE_AFTER (0,0 as "
+        "BACKBONE alone)",
+    )
+    parser.add_argument(
         "--device",
         type=device_arg,
         default="cpu",
@@ -60,7 +79,13 @@ def run_probe(args: argparse.Namespace) -> int:
     from la_pose_core.data.synthetic.seeds import EVALUATION_SEEDS
     from la_pose_core.data.synthetic.sequence import SyntheticSequence, parse_size
     from la_pose_core.evaluation.dynamics_check import clips_of, forward_dynamics_check
-    from la_pose_core.evaluation.probe import ProbeSet, RenderedSequence, RidgeProbe, collect_pairs
+    from la_pose_core.evaluation.probe import (
+        ProbeSet,
+        RenderedSequence,
+        RidgeProbe,
+        collect_pairs,
+        with_context,
+    )
     from la_pose_core.inference.estimator import PoseEstimator
     from la_pose_core.json_output import dumps
     from la_pose_core.model.checkpoint import load_checkpoint
@@ -70,8 +95,9 @@ def run_probe(args: argparse.Namespace) -> int:
     try:
         train_seeds, eval_seeds = parse_seeds(args.train_seeds), parse_seeds(args.eval_seeds)
         size = parse_size(args.size)
+        contexts = [parse_context(text) for text in args.context]
     except ValueError as error:
-        fail(f"bad --train-seeds, --eval-seeds or --size: {error}")
+        fail(f"bad --train-seeds, --eval-seeds, --size or --context: {error}")
     reserved = sorted(set(train_seeds) & set(EVALUATION_SEEDS))
     if reserved:
         fail(f"--train-seeds {reserved[:5]}...: seeds 300-999 are reserved for evaluation")
@@ -109,16 +135,22 @@ def run_probe(args: argparse.Namespace) -> int:
     train_drives, eval_drives = drives(train_seeds), drives(eval_seeds)
     report = {"checkpoint": args.checkpoint, "train_seeds": train_seeds, "eval_seeds": eval_seeds}
     for name, estimator in (("trained_backbone", trained), ("random_backbone", random)):
-        train = ProbeSet.concatenate([collect_pairs(estimator, d) for d in train_drives])
-        held_out = ProbeSet.concatenate([collect_pairs(estimator, d) for d in eval_drives])
-        probe = RidgeProbe.fit(train, args.ridge)
-        report[name] = {
-            "r2_held_out": probe.r2(held_out),
-            "r2_train": probe.r2(train),
-            "train_pairs": len(train.latents),
-            "held_out_pairs": len(held_out.latents),
-            "latent_std_mean": float(train.latents.std(axis=0).mean()),
-        }
+        train_pairs = [collect_pairs(estimator, d) for d in train_drives]  # per drive
+        held_out_pairs = [collect_pairs(estimator, d) for d in eval_drives]
+        for before, after in contexts:
+            train = ProbeSet.concatenate([with_context(p, before, after) for p in train_pairs])
+            held_out = ProbeSet.concatenate(
+                [with_context(p, before, after) for p in held_out_pairs]
+            )
+            probe = RidgeProbe.fit(train, args.ridge)
+            key = name if (before, after) == (0, 0) else f"{name}_context_{before}_{after}"
+            report[key] = {
+                "r2_held_out": probe.r2(held_out),
+                "r2_train": probe.r2(train),
+                "train_pairs": len(train.latents),
+                "held_out_pairs": len(held_out.latents),
+                "latent_std_mean": float(train.latents.std(axis=0).mean()),
+            }
     if pretrainer is not None:  # a pretraining checkpoint: does its decoder use the action?
         pretrainer.to("cpu")  # its backbone streamed on --device
         clips = [clip for drive in eval_drives for clip in clips_of(drive, config.clip_len)]

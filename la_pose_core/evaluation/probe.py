@@ -6,6 +6,12 @@ what the pose head sees at run time); each used pair gives its bottleneck code `
 ground-truth motion: yaw (degrees, left positive), step length (m) and lateral translation
 (m, camera x: right positive). A ridge regression fitted on the training drives predicts the
 motion of held-out drives; R^2 near 0 means no motion in the latents, whatever a head does.
+
+With context (:func:`with_context`) a pair's features are the codes of the pairs around it in
+its drive as well: ``before`` earlier and ``after`` later ones. Context ``(3, 0)`` is what a
+causal reader of the newest pair has (the streaming estimator's live pose); ``(3, 3)`` what it
+has once three later pairs have come (its revised pairs). The gap between the two is motion the
+backbone only writes into later latent actions.
 """
 
 from __future__ import annotations
@@ -65,6 +71,20 @@ def collect_pairs(estimator, sequence) -> ProbeSet:
     if not latents:
         raise ValueError(f"{getattr(sequence, 'name', 'sequence')}: no pair was used")
     return ProbeSet(np.stack(latents), np.asarray(motions))
+
+
+def with_context(pairs: ProbeSet, before: int, after: int) -> ProbeSet:
+    """One drive's pairs with each pair's features the codes of pairs ``n - before .. n +
+    after``, concatenated ``(P, (before + 1 + after) k)``; at the drive's ends the nearest pair
+    stands in for the missing ones. The motions stay each pair's own."""
+    if before < 0 or after < 0:
+        raise ValueError(f"context must be >= 0 pairs either side, got {before}, {after}")
+    count = len(pairs.latents)
+    offsets = range(-before, after + 1)
+    columns = [
+        pairs.latents[np.clip(np.arange(count) + offset, 0, count - 1)] for offset in offsets
+    ]
+    return ProbeSet(np.concatenate(columns, axis=1), pairs.motions)
 
 
 @dataclass(frozen=True)
