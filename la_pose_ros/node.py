@@ -199,9 +199,18 @@ class LaPoseNode(LifecycleNode):
             f"{self.settings.output_rate.mode}, {torch.get_num_threads()} CPU threads); "
             f"mirror averaging {_on_off(self.settings.streaming.mirror_average)}, epipolar yaw "
             f"{_on_off(self.settings.streaming.epipolar_yaw)}, road step "
-            f"{self._road_step_state()}; refinement {refinement}"
+            f"{self._road_step_state()}; refinement {refinement}; {self._revised_state()}"
         )
         return TransitionCallbackReturn.SUCCESS
+
+    def _revised_state(self) -> str:
+        """~/odometry/revised for the configure log: how late, or off."""
+        lag = self.estimator.config.fixed_lag  # streaming.fixed_lag, bounded by the window
+        if lag == 0 or self.settings.output_rate.mode == "camera":
+            return "revised odometry off"
+        return (
+            f"revised odometry {lag} frames late ({lag / self.settings.streaming.target_fps:g} s)"
+        )
 
     def _road_step_state(self) -> str:
         """streaming.road_step for the configure log: off, or on with the road it uses."""

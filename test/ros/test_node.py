@@ -603,7 +603,8 @@ def test_a_missing_checkpoint_fails_configure_with_a_clear_error(tmp_path):
 
 def test_the_road_step_takes_the_road_from_the_camera_extrinsics(tmp_path):
     """streaming.road_step reads the camera's height above the road from camera_extrinsics
-    (base_link on the road) and says so when configured."""
+    (base_link on the road) and says so when configured, as it says how late the revised
+    odometry comes."""
     domain_id = free_domain_id()
     parameters = {
         "model.checkpoint": str(write_test_checkpoint(tmp_path / "tiny.pt")),
@@ -615,6 +616,7 @@ def test_the_road_step_takes_the_road_from_the_camera_extrinsics(tmp_path):
     try:
         assert client.wait_for(lambda: "configured:" in node.output(), 60), node.output()
         assert "road step on (camera 1.60 m above the road)" in node.output()
+        assert "revised odometry 3 frames late (1.5 s)" in node.output()  # the default lag
     finally:
         client.close()
         node.stop()
