@@ -189,8 +189,9 @@ class StreamingConfig:
     # revise each pair's motion from the windows after it (a fixed-lag smoother over the
     # sliding window): final once it has fixed_lag later pairs in the window (at most
     # clip_len - 2, where it would leave the window). The revised trajectory is that many pairs
-    # late, for offline use (la-pose evaluate, the benchmarks score it); the pose chained live
-    # (StepResult.world_from_cam, what the node publishes) keeps each pair as first reported.
+    # late: la-pose evaluate and the benchmarks score it, FinalPairs gives it out (the node's
+    # ~/odometry/revised); the pose chained live (StepResult.world_from_cam, the node's
+    # ~/odometry and TF) keeps each pair as first reported.
     # 0: nothing revised (PoseEstimator.step; README, "Revised pairs")
     fixed_lag: int = 0
 
