@@ -159,18 +159,10 @@ def deactivate(node, timeout_s: float = 30.0) -> bool:
 def odometry_poses(messages: list) -> tuple[np.ndarray, np.ndarray]:
     """nav_msgs/Odometry messages -> their stamps ``(N,)`` (s) and ``odom_from_base``
     ``(N, 4, 4)``."""
-    from la_pose_core.geometry import make_pose, matrix_from_quaternion
+    from la_pose_ros.bags.reader import pose_matrix
 
     stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in messages])
-    poses = [
-        make_pose(
-            matrix_from_quaternion([o.x, o.y, o.z, o.w]),
-            [m.pose.pose.position.x, m.pose.pose.position.y, m.pose.pose.position.z],
-        )
-        for m in messages
-        for o in [m.pose.pose.orientation]
-    ]
-    return stamps, np.stack(poses)
+    return stamps, np.stack([pose_matrix(m.pose.pose) for m in messages])
 
 
 def write_recording(recorded: dict, path: Path) -> None:

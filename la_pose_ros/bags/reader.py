@@ -117,6 +117,12 @@ def iter_images(
         yield ImageFrame(stamp, stamp_ns, image, None, message)
 
 
+def pose_matrix(pose) -> np.ndarray:
+    """A geometry_msgs/Pose (rosbags' or rclpy's) -> ``(4, 4)`` parent_from_child."""
+    q, p = pose.orientation, pose.position
+    return make_pose(matrix_from_quaternion([q.x, q.y, q.z, q.w]), [p.x, p.y, p.z])
+
+
 def read_poses(reader: AnyReader, topic: str) -> tuple[np.ndarray, np.ndarray]:
     """``(N,)`` header stamps and ``(N, 4, 4)`` poses (parent_from_child) of a pose topic."""
     connections = [c for c in reader.connections if c.topic == topic]
@@ -124,8 +130,7 @@ def read_poses(reader: AnyReader, topic: str) -> tuple[np.ndarray, np.ndarray]:
     for connection, _, rawdata in reader.messages(connections=connections):
         message = reader.deserialize(rawdata, connection.msgtype)
         pose = message.pose.pose if connection.msgtype == POSE_TYPES[0] else message.pose
-        q, p = pose.orientation, pose.position
-        poses.append(make_pose(matrix_from_quaternion([q.x, q.y, q.z, q.w]), [p.x, p.y, p.z]))
+        poses.append(pose_matrix(pose))
         stamps.append(message.header.stamp.sec + message.header.stamp.nanosec * 1e-9)
     if not poses:
         raise BadBag(f"pose topic {topic} has no messages")
